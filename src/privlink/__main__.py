@@ -1,0 +1,3 @@
+from privlink.cli.main import run
+
+run()

@@ -1,0 +1,1 @@
+"""Targets deploy the rendered stacks: `aws` (boto3) and `local` (the embedded sandbox)."""
