@@ -1,0 +1,1 @@
+"""Pure functions from the spec to CloudFormation templates (troposphere). No I/O here."""

@@ -1,0 +1,85 @@
+"""Rendered stacks and how their parameters are bound: the data a target deploys.
+
+`render_stacks(spec)` (in `privlink.templates.render`) returns `RenderedStack`s; a target fills
+each parameter from its `ParamBinding` and deploys the stacks batch by batch (`deploy_batches`),
+deleting in the reverse order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from privlink.templates.naming import StackName
+
+
+@dataclass(frozen=True)
+class FromOutput:
+    """A parameter filled from another stack's output (e.g. the producer's ServiceName)."""
+
+    stack: str
+    output: str
+
+
+@dataclass(frozen=True)
+class FromStep:
+    """A parameter filled by a step CloudFormation cannot do (e.g. an ACM certificate import).
+
+    `step` names the step (`import-certificates:<consumer>`), `key` the value it produced
+    (`server_certificate_arn`, `client_ca_arn`).
+    """
+
+    step: str
+    key: str
+
+
+@dataclass(frozen=True)
+class Literal:
+    value: str
+
+
+ParamBinding = FromOutput | FromStep | Literal
+
+
+@dataclass(frozen=True)
+class RenderedStack:
+    """One CloudFormation stack: where it goes, its template, and where its parameters come from."""
+
+    name: StackName
+    account: str  # the spec's account label
+    region: str
+    template: dict[str, Any]
+    parameters: dict[str, ParamBinding] = field(default_factory=dict)
+    depends_on: tuple[str, ...] = ()  # stack names that must be deployed first
+
+    @property
+    def stack_name(self) -> str:
+        return self.name.name
+
+
+def deploy_batches(stacks: list[RenderedStack]) -> list[list[RenderedStack]]:
+    """Stacks grouped so that each batch depends only on earlier batches (deploy order).
+
+    Raises ValueError on a dependency cycle or an unknown dependency.
+    """
+    by_name = {s.stack_name: s for s in stacks}
+    for stack in stacks:
+        for dep in stack.depends_on:
+            if dep not in by_name:
+                raise ValueError(f"{stack.stack_name} depends on unknown stack {dep}")
+    done: set[str] = set()
+    batches: list[list[RenderedStack]] = []
+    remaining = list(stacks)
+    while remaining:
+        ready = [s for s in remaining if all(d in done for d in s.depends_on)]
+        if not ready:
+            raise ValueError("stack dependency cycle: " + ", ".join(s.stack_name for s in remaining))
+        batches.append(ready)
+        done.update(s.stack_name for s in ready)
+        remaining = [s for s in remaining if s.stack_name not in done]
+    return batches
+
+
+def delete_batches(stacks: list[RenderedStack]) -> list[list[RenderedStack]]:
+    """The deploy batches reversed: consumers (and their VPNs) before the producer."""
+    return list(reversed(deploy_batches(stacks)))
