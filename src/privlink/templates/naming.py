@@ -19,15 +19,18 @@ OUT_TARGET_GROUP_ARN = "TargetGroupArn"
 OUT_VPC_ID = "VpcId"
 OUT_VPC_CIDR = "VpcCidr"
 OUT_SUBNET_IDS = "SubnetIds"  # comma-joined
+OUT_AZ_IDS = "AvailabilityZoneIds"  # comma-joined AZ IDs of the producer subnets, in subnet order
 OUT_NOTIFICATION_TOPIC_ARN = "NotificationTopicArn"
 
 # Consumer stack parameters and outputs.
 PARAM_SERVICE_NAME = "ServiceName"  # bound to the producer's OUT_SERVICE_NAME
+PARAM_SERVICE_AZ_IDS = "ServiceAvailabilityZoneIds"  # bound to the producer's OUT_AZ_IDS
 OUT_ENDPOINT_ID = "EndpointId"
 OUT_ENDPOINT_DNS_ENTRIES = (
     "EndpointDnsEntries"  # comma-joined "<zone id>:<dns name>", regional first
 )
 OUT_ENDPOINT_SG_ID = "EndpointSecurityGroupId"
+# The consumer stack also outputs OUT_VPC_ID, OUT_VPC_CIDR and OUT_SUBNET_IDS.
 OUT_HOSTED_ZONE_ID = "HostedZoneId"
 OUT_PRIVATE_NAME = "PrivateName"
 
