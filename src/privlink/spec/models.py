@@ -378,6 +378,7 @@ class ConsumersFrom(StrictModel):
     max_concurrent_percentage: int = Field(default=25, ge=1, le=100)
     failure_tolerance_percentage: int = Field(default=10, ge=0, le=100)
     retain_stacks_on_account_removal: bool = False
+    delegated_admin: bool = False  # CallAs DELEGATED_ADMIN: the producer account administers StackSets
 
     @field_validator("accounts")
     @classmethod
@@ -469,6 +470,9 @@ class Spec(StrictModel):
         for consumer in self.consumers:
             if self.is_cross_region(consumer) and consumer.region not in regions:
                 regions.append(consumer.region)
+        for region in self.consumers_from.regions if self.consumers_from else []:
+            if region not in regions:
+                regions.append(region)
         return [r for r in regions if r != self.producer.region]
 
     def warnings(self) -> list[str]:
