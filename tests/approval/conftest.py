@@ -4,8 +4,6 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from privlink.approval.template import RUNTIME  # noqa: F401  (import check: template deps present)
-
 REGION = "eu-central-1"
 SERVICE_ID = "vpce-svc-0123456789abcdef0"
 TABLE = "privlink-hello-consumers"

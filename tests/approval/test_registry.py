@@ -3,12 +3,16 @@ from __future__ import annotations
 import json
 from datetime import datetime, timezone
 
+import boto3
 import pytest
 from botocore.stub import Stubber
 
-from approval.conftest import TABLE
+from approval.conftest import REGION, TABLE
 from privlink.approval.registry import DynamoRegistry, LocalRegistry, RegistryEntry
+from privlink.cli.fleet_commands import registry_for
 from privlink.errors import AwsError, BadInput, StateError
+from privlink.spec import parse_spec
+from privlink.spec.demo import demo_spec_text
 
 T0 = datetime(2026, 3, 4, 5, 6, 7, tzinfo=timezone.utc)
 
@@ -116,3 +120,25 @@ def test_list_follows_scan_pages(dynamodb):
             },
         )
         assert [e.account_id for e in reg.list()] == ["111111111111", "222222222222"]
+
+
+APPROVAL = "auto_accept: true\n    auto_approval: {registry: true}"
+
+
+def test_aws_registry_through_an_injected_client_factory(dynamodb, tmp_path):
+    spec = parse_spec(demo_spec_text().replace("auto_accept: true", APPROVAL))
+    made = []
+
+    def factory(service, account, region):
+        made.append((service, account, region))
+        return boto3.client(service, region_name=region)
+
+    registry = registry_for(spec, "aws", tmp_path, factory)
+    assert isinstance(registry, DynamoRegistry) and registry.table == TABLE
+    entry = registry.add("222222222222", name="dev")
+    assert entry.added_by.startswith("arn:aws:")  # the caller identity (moto's)
+    assert registry.contains("222222222222")
+    assert made == [("sts", "prod", REGION), ("dynamodb", "prod", REGION)]
+    assert isinstance(registry_for(spec, "local", tmp_path), LocalRegistry)
+    with pytest.raises(BadInput):
+        registry_for(parse_spec(demo_spec_text()), "aws", tmp_path, factory)
