@@ -54,6 +54,13 @@ def cfn(monkeypatch):
     return boto3.client("cloudformation", region_name="eu-central-1")
 
 
+def targets_of(call):
+    if "Accounts" in call.kwargs:
+        assert "DeploymentTargets" not in call.kwargs  # self-managed: Accounts, never both
+        return {"Accounts": call.kwargs["Accounts"]}
+    return call.kwargs.get("DeploymentTargets")
+
+
 def tokens():
     count = iter(range(1000))
     return lambda: f"op-{next(count)}"
@@ -200,7 +207,7 @@ def test_update_flow_adds_new_accounts_and_removes_gone_ones(accounts_spec, cfn)
     plan = plan_fleet(accounts_spec, minimal_render)[0]
     existing = [Instance("222222222222", "eu-central-1"), Instance("444444444444", "eu-central-1")]
     calls = deploy_calls(plan, [], exists=True, instances=existing, token=tokens())
-    assert [(c.method, c.kwargs.get("DeploymentTargets"), c.kwargs.get("Regions")) for c in calls] == [
+    assert [(c.method, targets_of(c), c.kwargs.get("Regions")) for c in calls] == [
         ("update_stack_set", None, None),
         ("create_stack_instances", {"Accounts": ["333333333333"]}, ["eu-central-1"]),
         ("delete_stack_instances", {"Accounts": ["444444444444"]}, ["eu-central-1"]),
@@ -213,7 +220,7 @@ def test_update_flow_with_new_and_removed_regions(accounts_spec):
     plan = plan_fleet(accounts_spec, minimal_render)[0]
     existing = [Instance(a, "eu-north-1") for a in plan.accounts]
     calls = deploy_calls(plan, [], exists=True, instances=existing, token=tokens())
-    assert [(c.method, c.kwargs.get("DeploymentTargets"), c.kwargs.get("Regions")) for c in calls[1:]] == [
+    assert [(c.method, targets_of(c), c.kwargs.get("Regions")) for c in calls[1:]] == [
         ("create_stack_instances", {"Accounts": ["222222222222", "333333333333"]}, ["eu-central-1"]),
         ("delete_stack_instances", {"Accounts": ["222222222222", "333333333333"]}, ["eu-north-1"]),
     ]
@@ -223,7 +230,7 @@ def test_ou_change_creates_new_and_deletes_old(ou_spec):
     plan = plan_fleet(ou_spec, minimal_render)[0]
     existing = [Instance("222222222222", "eu-central-1", "ou-zz99-oldoldold")]
     calls = deploy_calls(plan, [], exists=True, instances=existing, token=tokens())
-    assert [(c.method, c.kwargs.get("DeploymentTargets"), c.kwargs.get("Regions")) for c in calls[1:]] == [
+    assert [(c.method, targets_of(c), c.kwargs.get("Regions")) for c in calls[1:]] == [
         ("create_stack_instances", {"OrganizationalUnitIds": [OU]}, ["eu-central-1"]),
         ("delete_stack_instances", {"OrganizationalUnitIds": ["ou-zz99-oldoldold"]}, ["eu-central-1"]),
     ]
@@ -346,7 +353,7 @@ def test_delete_of_missing_stack_set_is_a_no_op(accounts_spec, cfn):
 def test_delete_calls_for_account_instances(accounts_spec):
     plan = plan_fleet(accounts_spec, minimal_render)[0]
     calls = delete_calls(plan, [Instance("222222222222", "eu-central-1")], token=tokens())
-    assert calls[0].kwargs["DeploymentTargets"] == {"Accounts": ["222222222222"]}
+    assert calls[0].kwargs["Accounts"] == ["222222222222"] and "DeploymentTargets" not in calls[0].kwargs
     assert calls[-1].method == "delete_stack_set"
 
 
@@ -361,3 +368,26 @@ def test_bench_function_runs_and_reports_stages():
     timings = bench_render_plan(5)
     assert {"validate", "plan_fleet", "total"} <= set(timings)
     assert all(v >= 0 for v in timings.values())
+
+
+@pytest.mark.parametrize("which", ["ou", "accounts"])
+def test_every_planned_call_is_valid_for_the_cloudformation_api(which, ou_spec, accounts_spec, cfn):
+    """botocore validates each call's parameters against the CloudFormation model before the stub."""
+    plan = plan_fleet(ou_spec if which == "ou" else accounts_spec, minimal_render)[0]
+    existing = [Instance("444444444444", "eu-north-1", "ou-zz99-oldoldold" if which == "ou" else "")]
+    calls = deploy_calls(
+        plan, [{"ParameterKey": "ServiceName", "ParameterValue": "svc"}], False, [], tokens()
+    )
+    calls += deploy_calls(plan, [], True, existing, tokens()) + delete_calls(plan, existing, tokens())
+    runner = StackSetRunner(cfn, sleep=lambda s: None, clock=lambda: 0.0)
+    with Stubber(cfn) as stub:
+        for call in calls:
+            stub.add_response(call.method, {"OperationId": "op"} if call.wait else {})
+            if call.wait:
+                stub.add_response(
+                    "describe_stack_set_operation", {"StackSetOperation": {"Status": "SUCCEEDED"}}
+                )
+        runner.run(plan, calls)
+        stub.assert_no_pending_responses()
+    methods = [c.method for c in calls]
+    assert methods[0] == "create_stack_set" and methods[-1] == "delete_stack_set"

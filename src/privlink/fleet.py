@@ -192,6 +192,13 @@ def resolve_parameters(plan: StackSetPlan, outputs: dict[str, dict[str, str]]) -
     return params
 
 
+def target_kwargs(targets: dict[str, list[str]]) -> dict[str, Any]:
+    """Instances are addressed by `DeploymentTargets` (service-managed, OUs) or `Accounts` (self-managed)."""
+    if "OrganizationalUnitIds" in targets:
+        return {"DeploymentTargets": targets}
+    return {"Accounts": targets["Accounts"]}
+
+
 def _common(plan: StackSetPlan) -> dict[str, Any]:
     return {"StackSetName": plan.name, "CallAs": plan.call_as}
 
@@ -260,7 +267,7 @@ def deploy_calls(
                     "create_stack_instances",
                     {
                         **_common(plan),
-                        "DeploymentTargets": targets,
+                        **target_kwargs(targets),
                         "Regions": regions,
                         **prefs,
                         "OperationId": token(),
@@ -275,7 +282,7 @@ def deploy_calls(
                     "delete_stack_instances",
                     {
                         **_common(plan),
-                        "DeploymentTargets": targets,
+                        **target_kwargs(targets),
                         "Regions": regions,
                         **prefs,
                         "RetainStacks": False,
@@ -305,7 +312,7 @@ def delete_calls(
                 "delete_stack_instances",
                 {
                     **_common(plan),
-                    "DeploymentTargets": targets,
+                    **target_kwargs(targets),
                     "Regions": regions,
                     "RetainStacks": False,
                     "OperationPreferences": plan.operation_preferences,
