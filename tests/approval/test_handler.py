@@ -38,13 +38,13 @@ def connection(eid: str, owner: str, state: str = "pendingAcceptance") -> dict:
 
 
 def filters(eid: str | None = None) -> list[dict]:
-    out = [
+    """One endpoint by ID (any state), or a sweep of the service's pendingAcceptance connections."""
+    if eid:
+        return [{"Name": "service-id", "Values": [SERVICE_ID]}, {"Name": "vpc-endpoint-id", "Values": [eid]}]
+    return [
         {"Name": "service-id", "Values": [SERVICE_ID]},
         {"Name": "vpc-endpoint-state", "Values": ["pendingAcceptance"]},
     ]
-    if eid:
-        out.append({"Name": "vpc-endpoint-id", "Values": [eid]})
-    return out
 
 
 def sns_event(*messages) -> dict:
@@ -112,21 +112,41 @@ def test_unregistered_owner_is_left_pending_and_nothing_is_accepted(ec2, registr
             SERVICE_ID,
         )
         stub.assert_no_pending_responses()
-    assert decisions == {EID: "left-pending"}
+    assert decisions == {EID: "unregistered"}
     assert '"msg": "unregistered"' in capsys.readouterr().out
 
 
 def test_already_accepted_connection_is_a_no_op(ec2, registry):
-    """Idempotent: a second delivery of the same Connect finds nothing pending."""
+    """Idempotent: a second delivery of the same Connect finds the connection no longer pending."""
     with Stubber(ec2) as stub:
         stub.add_response(
             "describe_vpc_endpoint_connections",
-            {"VpcEndpointConnections": []},
+            {"VpcEndpointConnections": [connection(EID, OWNER_OK, "available")]},
             {"Filters": filters(EID), "MaxResults": 1000},
         )
         decisions = handler.handle(sns_event({"endpointId": EID}), ec2, HandlerLookup(registry), SERVICE_ID)
         stub.assert_no_pending_responses()
     assert decisions == {EID: "not-pending"}
+
+
+def test_endpoint_not_listed_yet_makes_the_lambda_fail_for_a_retry(ec2, registry, dynamodb, monkeypatch):
+    """Eventual consistency: the core reports not-found, the entry point raises so Lambda retries."""
+    import boto3
+
+    monkeypatch.setattr(boto3, "client", lambda service, *a, **k: {"ec2": ec2, "dynamodb": dynamodb}[service])
+    monkeypatch.setenv("REGISTRY_TABLE", TABLE)
+    monkeypatch.setenv("SERVICE_ID", SERVICE_ID)
+    with Stubber(ec2) as stub:
+        for _ in range(2):
+            stub.add_response(
+                "describe_vpc_endpoint_connections",
+                {"VpcEndpointConnections": []},
+                {"Filters": filters(EID), "MaxResults": 1000},
+            )
+        event = sns_event({"vpcEndpointId": EID})
+        assert handler.handle(event, ec2, HandlerLookup(registry), SERVICE_ID) == {EID: "not-found"}
+        with pytest.raises(RuntimeError, match="retries"):
+            handler.lambda_handler(event, None)
 
 
 def test_accept_reject_delete_events_only_log(ec2, registry, capsys):
@@ -136,7 +156,7 @@ def test_accept_reject_delete_events_only_log(ec2, registry, capsys):
         )
         assert handler.handle(event, ec2, HandlerLookup(registry), SERVICE_ID) == {}
         stub.assert_no_pending_responses()
-    assert capsys.readouterr().out.count('"connection event"') == 3
+    assert capsys.readouterr().out.count('"msg": "event"') == 3
 
 
 def test_notification_for_another_service_is_skipped(ec2, registry):
@@ -169,7 +189,7 @@ def test_unknown_shapes_never_crash_and_sweep_pending(ec2, registry, message, ca
         )
         decisions = handler.handle(sns_event(message), ec2, HandlerLookup(registry), SERVICE_ID)
         stub.assert_no_pending_responses()
-    assert decisions == {EID: "accepted", EID2: "left-pending"}
+    assert decisions == {EID: "accepted", EID2: "unregistered", "vpce-0ccccccccccccccc3": "not-pending"}
     assert "unrecognised notification" in capsys.readouterr().out
 
 
@@ -216,7 +236,7 @@ def test_principal_must_match_when_the_notification_names_one(ec2, dynamodb):
             {"Filters": filters(EID), "MaxResults": 1000},
         )
         event = sns_event({"vpcEndpointId": EID, "principal": f"arn:aws:iam::{OWNER_OK}:role/other"})
-        assert handler.handle(event, ec2, HandlerLookup(reg), SERVICE_ID) == {EID: "left-pending"}
+        assert handler.handle(event, ec2, HandlerLookup(reg), SERVICE_ID) == {EID: "principal-mismatch"}
 
 
 def test_table_registry_reads_the_registry_written_by_the_cli_side(dynamodb):

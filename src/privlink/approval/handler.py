@@ -11,6 +11,10 @@ it only when it is pendingAcceptance and its owner account is registered. A body
 endpoint (VpcEndpointId/vpcEndpointId/endpointId) reconciles that endpoint; any other body is
 logged as unrecognised and triggers a sweep of the service's pending connections. Re-running is
 harmless: accepted connections are no longer pendingAcceptance.
+
+AWS errors propagate, and so does an endpoint the API does not list yet (eventual consistency):
+`lambda_handler` then fails and Lambda retries the asynchronous SNS invocation (twice by default),
+which is safe because handling is idempotent.
 """
 
 import json
@@ -63,45 +67,41 @@ class TableRegistry:
 
 
 def reconcile(ec2, registry, service_id, endpoint_id=None, principal=None):
-    """Accept the service's pending connections whose owner is registered; return the decisions."""
-    filters = [
-        {"Name": "service-id", "Values": [service_id]},
-        {"Name": "vpc-endpoint-state", "Values": [PENDING]},
-    ]
-    filters += [{"Name": "vpc-endpoint-id", "Values": [endpoint_id]}] if endpoint_id else []
-    pending, kwargs = [], {"Filters": filters, "MaxResults": 1000}
-    while kwargs.get("NextToken", 1):
-        page = ec2.describe_vpc_endpoint_connections(**kwargs)
-        pending += [c for c in page.get("VpcEndpointConnections", []) if c.get("VpcEndpointState") == PENDING]
-        kwargs["NextToken"] = page.get("NextToken")
-    accept, decisions = [], {}
-    for conn in pending:
+    """Accept the service's pending connections whose owner is registered; return the decisions.
+
+    With `endpoint_id`, only that connection; "not-found" when the API does not list it (yet).
+    """
+    filters = [{"Name": "service-id", "Values": [service_id]}]
+    if endpoint_id:
+        filters.append({"Name": "vpc-endpoint-id", "Values": [endpoint_id]})
+    else:
+        filters.append({"Name": "vpc-endpoint-state", "Values": [PENDING]})
+    found, kw = [], {"Filters": filters, "MaxResults": 1000}
+    while kw.get("NextToken", 1):
+        page = ec2.describe_vpc_endpoint_connections(**kw)
+        found += page.get("VpcEndpointConnections", [])
+        kw["NextToken"] = page.get("NextToken")
+    out, accept = {endpoint_id: "not-found"} if endpoint_id and not found else {}, []
+    for conn in found:
         eid, owner = conn["VpcEndpointId"], conn.get("VpcEndpointOwner", "")
-        entry = registry.get(owner) if owner else None
-        if entry is None:
-            decisions[eid] = "left-pending"
-            log("info", "unregistered", endpoint=eid, owner=owner)
+        if conn.get("VpcEndpointState") != PENDING:
+            out[eid] = "not-pending"
+        elif (entry := registry.get(owner) if owner else None) is None:
+            out[eid] = "unregistered"
         elif not principal_allowed(entry.get("principal"), principal):
-            decisions[eid] = "left-pending"
-            log("warning", "principal mismatch", endpoint=eid, owner=owner, principal=principal)
+            out[eid] = "principal-mismatch"
         else:
             accept.append(eid)
-    if endpoint_id and not pending:
-        decisions[endpoint_id] = "not-pending"
-        log("info", "not pending", endpoint=endpoint_id)
+            continue
+        log("info", out[eid], endpoint=eid, owner=owner, principal=principal)
     if accept:
         failed = ec2.accept_vpc_endpoint_connections(ServiceId=service_id, VpcEndpointIds=accept)
         failed = {f.get("ResourceId"): f.get("Error", {}) for f in failed.get("Unsuccessful", [])}
         for eid in accept:
-            decisions[eid] = "failed" if eid in failed else "accepted"
-            log(
-                "error" if eid in failed else "info",
-                decisions[eid],
-                endpoint=eid,
-                service=service_id,
-                code=failed.get(eid, {}).get("Code"),
-            )
-    return decisions
+            out[eid] = "failed" if eid in failed else "accepted"
+            code = failed.get(eid, {}).get("Code")
+            log("error" if code else "info", out[eid], endpoint=eid, service=service_id, code=code)
+    return out
 
 
 def handle(event, ec2, registry, service_id):
@@ -110,24 +110,24 @@ def handle(event, ec2, registry, service_id):
     if not isinstance(records, list):
         if isinstance(event, dict) and event.get("sweep"):
             return reconcile(ec2, registry, service_id)
-        log("warning", "not an SNS event")
+        log("warning", "not SNS")
         return {}
-    decisions, sweep = {}, False
+    out, sweep = {}, False
     for record in records:
         body = parse(record)
         kind, eid, other = pick(body, EVENT_KEYS), pick(body, ID_KEYS), pick(body, ("serviceid",))
         if other and other != service_id:
             log("warning", "other service", service=other)
         elif eid and (kind or "Connect").capitalize() == "Connect":
-            decisions.update(reconcile(ec2, registry, service_id, eid, pick(body, PRINCIPAL_KEYS)))
+            out.update(reconcile(ec2, registry, service_id, eid, pick(body, PRINCIPAL_KEYS)))
         elif eid:
-            log("info", "connection event", event=kind, endpoint=eid)
+            log("info", "event", event=kind, endpoint=eid)
         else:
-            log("warning", "unrecognised notification; sweeping", keys=sorted(body)[:9] if body else None)
+            log("warning", "unrecognised notification; sweeping", keys=len(body or ()))
             sweep = True
     if sweep:
-        decisions.update(reconcile(ec2, registry, service_id))
-    return decisions
+        out.update(reconcile(ec2, registry, service_id))
+    return out
 
 
 def lambda_handler(event, context):
@@ -135,4 +135,7 @@ def lambda_handler(event, context):
 
     ec2 = boto3.client("ec2")
     registry = TableRegistry(boto3.client("dynamodb"), os.environ["REGISTRY_TABLE"])
-    return handle(event, ec2, registry, os.environ["SERVICE_ID"])
+    out = handle(event, ec2, registry, os.environ["SERVICE_ID"])
+    if "not-found" in out.values():
+        raise RuntimeError("endpoint not listed yet; failing so that Lambda retries the event")
+    return out
