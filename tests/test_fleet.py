@@ -391,3 +391,25 @@ def test_every_planned_call_is_valid_for_the_cloudformation_api(which, ou_spec, 
         stub.assert_no_pending_responses()
     methods = [c.method for c in calls]
     assert methods[0] == "create_stack_set" and methods[-1] == "delete_stack_set"
+
+
+def test_expand_fleet_gives_one_consumer_per_account_and_region():
+    from privlink.fleet import expand_fleet
+
+    spec = fleet_spec("{accounts: ['222222222222', '333333333333'], regions: [eu-central-1, eu-west-2]}")
+    consumers = expand_fleet(spec)
+    assert [(c.name, c.account, c.region) for c in consumers] == [
+        ("fleet-0", "222222222222", "eu-central-1"),
+        ("fleet-1", "222222222222", "eu-west-2"),
+        ("fleet-2", "333333333333", "eu-central-1"),
+        ("fleet-3", "333333333333", "eu-west-2"),
+    ]
+    assert all(c.vpc.cidr == "10.10.0.0/16" for c in consumers)
+
+
+def test_expand_fleet_refuses_an_ou(ou_spec):
+    from privlink.errors import BadInput
+    from privlink.fleet import expand_fleet
+
+    with pytest.raises(BadInput, match="OU"):
+        expand_fleet(ou_spec)

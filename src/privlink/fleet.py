@@ -93,6 +93,38 @@ def fleet_consumer(spec: Spec, region: str) -> Consumer:
     )
 
 
+def expand_fleet(spec: Spec) -> list[Consumer]:
+    """An account-list fleet as explicit consumers, one per account and region (the local target).
+
+    Names are `fleet-<n>` in account-then-region order; the account label is the account ID. The
+    local sandbox has no AWS Organizations, so an OU fleet cannot be expanded.
+    """
+    from privlink.errors import BadInput
+
+    fleet = spec.consumers_from
+    if fleet is None:
+        return []
+    if fleet.organization_unit is not None:
+        raise BadInput(
+            "consumers_from.organization_unit",
+            "the local target cannot list the accounts of an OU",
+            "use consumers_from.accounts for local runs, or --target aws",
+        )
+    taken = {c.name for c in spec.consumers}
+    pairs = [(account, region) for account in fleet.accounts for region in fleet.regions]
+    consumers = []
+    for i, (account, region) in enumerate(pairs):
+        consumer = fleet_consumer(spec, region).model_copy(update={"name": f"fleet-{i}", "account": account})
+        if consumer.name in taken:
+            raise BadInput(
+                "consumers",
+                f"consumer name {consumer.name!r} is reserved for consumers_from",
+                "rename that consumer",
+            )
+        consumers.append(consumer)
+    return consumers
+
+
 def render_with_templates(spec: Spec, consumer: Consumer) -> tuple[dict[str, Any], dict[str, ParamBinding]]:
     """The default renderer: the consumer stack `privlink.templates.render.render_stacks` makes."""
     from privlink.templates.render import render_stacks
