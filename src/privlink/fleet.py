@@ -127,7 +127,12 @@ def expand_fleet(spec: Spec) -> list[Consumer]:
 
 def render_with_templates(spec: Spec, consumer: Consumer) -> tuple[dict[str, Any], dict[str, ParamBinding]]:
     """The default renderer: the consumer stack `privlink.templates.render.render_stacks` makes."""
-    from privlink.templates.render import render_stacks
+    try:
+        from privlink.templates.render import render_stacks
+    except ImportError as exc:
+        from privlink.errors import PrivlinkError
+
+        raise PrivlinkError("consumers_from", "the templates package is not available in this build") from exc
 
     one = spec.model_copy(update={"consumers": [consumer], "consumers_from": None})
     for stack in render_stacks(one):
