@@ -413,3 +413,29 @@ def test_expand_fleet_refuses_an_ou(ou_spec):
 
     with pytest.raises(BadInput, match="OU"):
         expand_fleet(ou_spec)
+
+
+def test_deploy_and_delete_fleet_use_the_factory_per_plan(accounts_spec, cfn):
+    from privlink.fleet import delete_fleet, deploy_fleet
+
+    asked = []
+
+    def factory(service, account, region):
+        asked.append((service, account, region))
+        return cfn
+
+    outputs = {"privlink-hello-producer": {"ServiceName": "svc"}}
+    with Stubber(cfn) as stub:
+        stub.add_client_error("describe_stack_set", "StackSetNotFoundException", "not found", 404)
+        stub.add_response("create_stack_set", {"StackSetId": "x"})
+        stub.add_response("create_stack_instances", {"OperationId": "op-1"})
+        stub.add_response("describe_stack_set_operation", {"StackSetOperation": {"Status": "SUCCEEDED"}})
+        lines = []
+        assert deploy_fleet(
+            accounts_spec, outputs, factory, lines.append, minimal_render, sleep=lambda s: None
+        ) == ["op-1"]
+        stub.add_client_error("describe_stack_set", "StackSetNotFoundException", "not found", 404)
+        assert delete_fleet(accounts_spec, factory, render=minimal_render) == []
+        stub.assert_no_pending_responses()
+    assert asked == [("cloudformation", "prod", "eu-central-1")] * 2
+    assert lines == ["privlink-hello-fleet: create_stack_set", "privlink-hello-fleet: create_stack_instances"]

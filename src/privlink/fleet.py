@@ -445,6 +445,43 @@ class StackSetRunner:
         return self.run(plan, delete_calls(plan, self.instances(plan)))
 
 
+def deploy_fleet(
+    spec: Spec,
+    outputs: dict[str, dict[str, str]],
+    client_factory: Callable[[str, str, str], Any],
+    progress: Callable[[str], None] = lambda _line: None,
+    render: ConsumerRenderer = render_with_templates,
+    **runner: Any,
+) -> list[str]:
+    """Create or update every StackSet of the spec's fleet; `outputs` are the deployed stacks' outputs.
+
+    `client_factory(service, account label, region)` gives the CloudFormation client of the
+    administering account (the gateway's). Returns the operation IDs waited for.
+    """
+    operations = []
+    for plan in plan_fleet(spec, render):
+        cfn = client_factory("cloudformation", plan.account, plan.region)
+        operations += StackSetRunner(cfn, progress=progress, **runner).deploy(
+            plan, resolve_parameters(plan, outputs)
+        )
+    return operations
+
+
+def delete_fleet(
+    spec: Spec,
+    client_factory: Callable[[str, str, str], Any],
+    progress: Callable[[str], None] = lambda _line: None,
+    render: ConsumerRenderer = render_with_templates,
+    **runner: Any,
+) -> list[str]:
+    """Delete every StackSet of the spec's fleet (its instances first); missing ones are skipped."""
+    operations = []
+    for plan in reversed(plan_fleet(spec, render)):
+        cfn = client_factory("cloudformation", plan.account, plan.region)
+        operations += StackSetRunner(cfn, progress=progress, **runner).delete(plan)
+    return operations
+
+
 def synthetic_spec(n: int, fleet_accounts: int | None = None) -> Spec:
     """A spec with `n` explicit consumers and a `consumers_from` list of `fleet_accounts` accounts."""
     from privlink.spec.load import validate_spec
