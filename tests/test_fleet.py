@@ -439,3 +439,15 @@ def test_deploy_and_delete_fleet_use_the_factory_per_plan(accounts_spec, cfn):
         stub.assert_no_pending_responses()
     assert asked == [("cloudformation", "prod", "eu-central-1")] * 2
     assert lines == ["privlink-hello-fleet: create_stack_set", "privlink-hello-fleet: create_stack_instances"]
+
+
+def test_step_bound_parameters_cannot_feed_a_stack_set(accounts_spec):
+    from privlink.templates.stacks import FromStep
+
+    def render(spec, consumer):
+        template, params = minimal_render(spec, consumer)
+        return template, {**params, "Cert": FromStep("import-certificates:fleet", "server_certificate_arn")}
+
+    plan = plan_fleet(accounts_spec, render)[0]
+    with pytest.raises(DeployFailed, match="FromStep"):
+        resolve_parameters(plan, OUTPUTS)

@@ -222,8 +222,8 @@ def resolve_parameters(plan: StackSetPlan, outputs: dict[str, dict[str, str]]) -
         else:
             raise DeployFailed(
                 plan.name,
-                f"parameter {key} is bound to a step ({binding}); StackSets take "
-                "only producer outputs and literals",
+                f"parameter {key} is bound to {type(binding).__name__} ({binding}); StackSets take "
+                "only producer outputs and literals (one template serves every account)",
             )
         params.append({"ParameterKey": key, "ParameterValue": value})
     return params
