@@ -210,6 +210,12 @@ def check_principal(value: str) -> str:
     return value
 
 
+class AutoApproval(StrictModel):
+    """`auto_approval: {registry: true}`: a Lambda accepts connections from registered accounts."""
+
+    registry: bool = False
+
+
 class EndpointService(StrictModel):
     acceptance_required: bool = True
     auto_accept: bool = True
@@ -217,11 +223,21 @@ class EndpointService(StrictModel):
     private_dns_name: str | None = None
     supported_regions: list[str] = Field(default_factory=list)
     notifications: bool = True
+    auto_approval: AutoApproval = Field(default_factory=AutoApproval)
 
     @field_validator("allowed_principals")
     @classmethod
     def _principals(cls, value: list[str]) -> list[str]:
         return [check_principal(v) for v in value]
+
+    @model_validator(mode="after")
+    def _approval_needs(self) -> EndpointService:
+        if self.auto_approval.registry and not (self.acceptance_required and self.notifications):
+            raise ValueError(
+                "auto_approval.registry needs acceptance_required: true (else there is nothing to approve) "
+                "and notifications: true (they trigger the approval function)"
+            )
+        return self
 
     @field_validator("private_dns_name")
     @classmethod
@@ -331,6 +347,66 @@ class Consumer(StrictModel):
         return self
 
 
+class ConsumerTemplate(StrictModel):
+    """The consumer block every account of a `consumers_from` fleet gets (no name/account/region)."""
+
+    vpc: Vpc = Field(default_factory=lambda: Vpc(cidr="10.10.0.0/16", azs=2))
+    allowed_cidrs: list[str] = Field(default_factory=list)
+    private_dns: PrivateDns | None = None
+    private_dns_enabled: bool = False
+
+    @field_validator("allowed_cidrs")
+    @classmethod
+    def _cidrs(cls, value: list[str]) -> list[str]:
+        return [str(parse_cidr(v)) for v in value]
+
+    @field_validator("vpc")
+    @classmethod
+    def _new_vpc(cls, value: Vpc) -> Vpc:
+        if value.id is not None:
+            raise ValueError("a fleet creates its VPCs: give cidr, not id (VPC IDs differ per account)")
+        return value
+
+
+class ConsumersFrom(StrictModel):
+    """Consumers deployed as one CloudFormation StackSet: to an OU (service-managed) or to accounts."""
+
+    organization_unit: str | None = Field(default=None, pattern=r"^ou-[0-9a-z]{4,32}-[0-9a-z]{8,32}$")
+    accounts: list[str] = Field(default_factory=list)
+    regions: list[str] = Field(min_length=1)
+    template_consumer: ConsumerTemplate = Field(default_factory=ConsumerTemplate)
+    max_concurrent_percentage: int = Field(default=25, ge=1, le=100)
+    failure_tolerance_percentage: int = Field(default=10, ge=0, le=100)
+    retain_stacks_on_account_removal: bool = False
+    delegated_admin: bool = False  # CallAs DELEGATED_ADMIN: the producer account administers StackSets
+
+    @field_validator("accounts")
+    @classmethod
+    def _accounts(cls, value: list[str]) -> list[str]:
+        for account in value:
+            if not ACCOUNT_ID.match(account):
+                raise ValueError(f"{account!r} is not a 12-digit AWS account ID")
+        if len(set(value)) != len(value):
+            raise ValueError("an account is listed twice")
+        return value
+
+    @field_validator("regions")
+    @classmethod
+    def _regions(cls, value: list[str]) -> list[str]:
+        for region in value:
+            if not REGION.match(region):
+                raise ValueError(f"{region!r} is not an AWS region name (e.g. eu-west-2)")
+        if len(set(value)) != len(value):
+            raise ValueError("a region is listed twice")
+        return value
+
+    @model_validator(mode="after")
+    def _one_target(self) -> ConsumersFrom:
+        if (self.organization_unit is None) == (not self.accounts):
+            raise ValueError("give organization_unit (ou-...) or accounts ([12-digit IDs]), exactly one")
+        return self
+
+
 class Account(StrictModel):
     """How to reach an account on the aws target: a profile, or a role to assume."""
 
@@ -356,6 +432,7 @@ class Spec(StrictModel):
     producer: Producer
     consumers: list[Consumer] = Field(default_factory=list)
     accounts: dict[str, Account] = Field(default_factory=dict)
+    consumers_from: ConsumersFrom | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> Spec:
@@ -366,6 +443,15 @@ class Spec(StrictModel):
                     f"consumer name {consumer.name!r} is used twice; names must be unique"
                 )
             seen.add(consumer.name)
+        fleet = self.consumers_from
+        if fleet is not None and fleet.organization_unit is not None:
+            service = self.producer.endpoint_service
+            if not (service.acceptance_required and service.auto_approval.registry):
+                raise ValueError(
+                    "consumers_from.organization_unit needs producer.endpoint_service.acceptance_required: "
+                    "true and auto_approval: {registry: true} (endpoint services cannot allow an OU, "
+                    "so the service allows '*' and the registry decides who is accepted)"
+                )
         return self
 
     def consumer(self, name: str) -> Consumer:
@@ -384,6 +470,9 @@ class Spec(StrictModel):
         for consumer in self.consumers:
             if self.is_cross_region(consumer) and consumer.region not in regions:
                 regions.append(consumer.region)
+        for region in self.consumers_from.regions if self.consumers_from else []:
+            if region not in regions:
+                regions.append(region)
         return [r for r in regions if r != self.producer.region]
 
     def warnings(self) -> list[str]:
@@ -394,6 +483,11 @@ class Spec(StrictModel):
         for i, consumer in enumerate(self.consumers):
             if consumer.vpc.az_count < 2:
                 found.append(f"consumers[{i}].vpc.azs: 1 AZ has no failover; use 2 or more")
+        if self.consumers_from is not None and self.consumers_from.organization_unit is not None:
+            found.append(
+                "consumers_from.organization_unit: the endpoint service allows '*' (it cannot name an OU); "
+                "only accounts in the approval registry are accepted: privlink consumers add ACCOUNT_ID"
+            )
         if "*" in self.producer.endpoint_service.allowed_principals:
             found.append(
                 "producer.endpoint_service.allowed_principals: '*' lets any AWS account connect; "
