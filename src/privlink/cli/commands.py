@@ -6,9 +6,10 @@ import importlib
 
 import typer
 
-# One module per group of commands; add a module here to add its commands.
+# One module per group of commands; add a module here to add its commands (one per line).
 COMMAND_MODULES: list[str] = [
     "fleet_commands",
+    "ops_commands",
 ]
 
 

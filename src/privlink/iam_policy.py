@@ -1,0 +1,410 @@
+"""The least-privilege IAM policies privlink needs in each account, as data.
+
+`policy_for(spec, side)` returns an IAM policy document for the producer or the consumer
+account(s). CloudFormation deploys with the caller's credentials (no service role), so the caller
+needs the actions of every resource the templates create as well as the ones privlink calls
+directly. Actions are grouped by purpose; each group becomes one statement with its `Sid`.
+The test `tests/test_iam_policy.py` scans the source tree and fails when code calls an AWS
+operation that no policy grants.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from privlink.errors import BadInput
+from privlink.spec.models import Spec
+
+SIDES = ("producer", "consumer")
+
+STACKS = "arn:aws:cloudformation:*:*:stack/privlink-*/*"
+CHANGE_SETS = "arn:aws:cloudformation:*:*:changeSet/privlink-*/*"
+
+
+@dataclass(frozen=True)
+class Group:
+    """One statement: a purpose, its actions, the resources they apply to, and an optional condition."""
+
+    sid: str
+    purpose: str
+    actions: tuple[str, ...]
+    resources: tuple[str, ...] = ("*",)
+    condition: dict[str, Any] | None = None
+
+    def statement(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "Sid": self.sid,
+            "Effect": "Allow",
+            "Action": sorted(self.actions),
+            "Resource": list(self.resources) if len(self.resources) > 1 else self.resources[0],
+        }
+        if self.condition:
+            out["Condition"] = self.condition
+        return out
+
+
+CLOUDFORMATION = Group(
+    "PrivlinkStacks",
+    "deploy, watch and delete privlink's own stacks with change sets",
+    (
+        "cloudformation:CreateStack",
+        "cloudformation:UpdateStack",
+        "cloudformation:DeleteStack",
+        "cloudformation:DescribeStacks",
+        "cloudformation:DescribeStackEvents",
+        "cloudformation:DescribeStackResource",
+        "cloudformation:DescribeStackResources",
+        "cloudformation:ListStackResources",
+        "cloudformation:GetTemplate",
+        "cloudformation:GetTemplateSummary",
+        "cloudformation:CreateChangeSet",
+        "cloudformation:DescribeChangeSet",
+        "cloudformation:ExecuteChangeSet",
+        "cloudformation:DeleteChangeSet",
+        "cloudformation:ListChangeSets",
+    ),
+    (STACKS, CHANGE_SETS),
+)
+
+CLOUDFORMATION_READ = Group(
+    "CloudFormationAccountWide",
+    "calls that take no stack ARN: validating templates and listing stacks",
+    ("cloudformation:ValidateTemplate", "cloudformation:ListStacks"),
+)
+
+IDENTITY = Group(
+    "Identity",
+    "region and AZ facts the templates and checks depend on",
+    (
+        "ec2:DescribeAvailabilityZones",
+        "ec2:DescribeAccountAttributes",
+        "ec2:DescribeRegions",
+    ),
+)
+
+NETWORK = Group(
+    "Network",
+    "the VPC, private subnets, route tables and security groups of a side",
+    (
+        "ec2:CreateVpc",
+        "ec2:DeleteVpc",
+        "ec2:DescribeVpcs",
+        "ec2:ModifyVpcAttribute",
+        "ec2:DescribeVpcAttribute",
+        "ec2:CreateSubnet",
+        "ec2:DeleteSubnet",
+        "ec2:DescribeSubnets",
+        "ec2:ModifySubnetAttribute",
+        "ec2:CreateRouteTable",
+        "ec2:DeleteRouteTable",
+        "ec2:DescribeRouteTables",
+        "ec2:AssociateRouteTable",
+        "ec2:DisassociateRouteTable",
+        "ec2:DescribeNetworkAcls",
+        "ec2:DescribeNetworkInterfaces",
+        "ec2:CreateSecurityGroup",
+        "ec2:DeleteSecurityGroup",
+        "ec2:DescribeSecurityGroups",
+        "ec2:DescribeSecurityGroupRules",
+        "ec2:AuthorizeSecurityGroupIngress",
+        "ec2:AuthorizeSecurityGroupEgress",
+        "ec2:RevokeSecurityGroupIngress",
+        "ec2:RevokeSecurityGroupEgress",
+        "ec2:CreateTags",
+        "ec2:DeleteTags",
+        "ec2:DescribeTags",
+    ),
+)
+
+ENDPOINT_SERVICE = Group(
+    "EndpointService",
+    "the endpoint service, who may connect, its connections and their notifications",
+    (
+        "ec2:CreateVpcEndpointServiceConfiguration",
+        "ec2:ModifyVpcEndpointServiceConfiguration",
+        "ec2:DeleteVpcEndpointServiceConfigurations",
+        "ec2:DescribeVpcEndpointServiceConfigurations",
+        "ec2:DescribeVpcEndpointServices",
+        "ec2:ModifyVpcEndpointServicePermissions",
+        "ec2:DescribeVpcEndpointServicePermissions",
+        "ec2:DescribeVpcEndpointConnections",
+        "ec2:AcceptVpcEndpointConnections",
+        "ec2:RejectVpcEndpointConnections",
+        "ec2:CreateVpcEndpointConnectionNotification",
+        "ec2:ModifyVpcEndpointConnectionNotification",
+        "ec2:DeleteVpcEndpointConnectionNotifications",
+        "ec2:DescribeVpcEndpointConnectionNotifications",
+        "ec2:StartVpcEndpointServicePrivateDnsVerification",
+    ),
+)
+
+LOAD_BALANCER = Group(
+    "LoadBalancer",
+    "the Network Load Balancer, its listener and target group",
+    (
+        "elasticloadbalancing:CreateLoadBalancer",
+        "elasticloadbalancing:DeleteLoadBalancer",
+        "elasticloadbalancing:DescribeLoadBalancers",
+        "elasticloadbalancing:DescribeLoadBalancerAttributes",
+        "elasticloadbalancing:ModifyLoadBalancerAttributes",
+        "elasticloadbalancing:SetSecurityGroups",
+        "elasticloadbalancing:CreateListener",
+        "elasticloadbalancing:DeleteListener",
+        "elasticloadbalancing:DescribeListeners",
+        "elasticloadbalancing:ModifyListener",
+        "elasticloadbalancing:DescribeListenerAttributes",
+        "elasticloadbalancing:ModifyListenerAttributes",
+        "elasticloadbalancing:CreateTargetGroup",
+        "elasticloadbalancing:DeleteTargetGroup",
+        "elasticloadbalancing:DescribeTargetGroups",
+        "elasticloadbalancing:DescribeTargetGroupAttributes",
+        "elasticloadbalancing:ModifyTargetGroup",
+        "elasticloadbalancing:ModifyTargetGroupAttributes",
+        "elasticloadbalancing:RegisterTargets",
+        "elasticloadbalancing:DeregisterTargets",
+        "elasticloadbalancing:DescribeTargetHealth",
+        "elasticloadbalancing:AddTags",
+        "elasticloadbalancing:RemoveTags",
+        "elasticloadbalancing:DescribeTags",
+    ),
+)
+
+LOAD_BALANCER_ROLE = Group(
+    "LoadBalancerServiceLinkedRole",
+    "the first load balancer in an account creates Elastic Load Balancing's service-linked role",
+    ("iam:CreateServiceLinkedRole",),
+    ("arn:aws:iam::*:role/aws-service-role/elasticloadbalancing.amazonaws.com/*",),
+    {"StringEquals": {"iam:AWSServiceName": "elasticloadbalancing.amazonaws.com"}},
+)
+
+NOTIFICATIONS = Group(
+    "ConnectionNotifications",
+    "the SNS topic that receives endpoint connection events",
+    (
+        "sns:CreateTopic",
+        "sns:DeleteTopic",
+        "sns:GetTopicAttributes",
+        "sns:SetTopicAttributes",
+        "sns:ListSubscriptionsByTopic",
+        "sns:TagResource",
+        "sns:UntagResource",
+        "sns:ListTagsForResource",
+    ),
+    ("arn:aws:sns:*:*:privlink-*",),
+)
+
+AMI_PARAMETER = Group(
+    "DemoAppImage",
+    "CloudFormation resolves the public Amazon Linux AMI parameter for the demo app",
+    ("ssm:GetParameters", "ssm:GetParameter"),
+    ("arn:aws:ssm:*::parameter/aws/service/*",),
+)
+
+DEMO_APP = Group(
+    "DemoAppInstances",
+    "the demo app's instances, one per AZ (app: demo)",
+    (
+        "ec2:RunInstances",
+        "ec2:TerminateInstances",
+        "ec2:DescribeInstances",
+        "ec2:DescribeInstanceStatus",
+        "ec2:DescribeImages",
+        "ec2:DescribeInstanceTypes",
+    ),
+)
+
+TARGETS_READ = Group(
+    "ExistingTargets",
+    "look up the instances given as targets (app: none)",
+    ("ec2:DescribeInstances", "ec2:DescribeInstanceStatus"),
+)
+
+PRIVATE_DNS_VERIFICATION = Group(
+    "PrivateDnsVerification",
+    "write the TXT record that proves ownership of the service's private DNS name",
+    (
+        "route53:ListHostedZones",
+        "route53:ListHostedZonesByName",
+        "route53:GetHostedZone",
+        "route53:ListResourceRecordSets",
+        "route53:ChangeResourceRecordSets",
+        "route53:GetChange",
+    ),
+)
+
+ENDPOINT = Group(
+    "InterfaceEndpoint",
+    "the interface endpoint to the service",
+    (
+        "ec2:CreateVpcEndpoint",
+        "ec2:ModifyVpcEndpoint",
+        "ec2:DeleteVpcEndpoints",
+        "ec2:DescribeVpcEndpoints",
+        "ec2:DescribeVpcEndpointServices",
+        "ec2:DescribePrefixLists",
+    ),
+)
+
+PRIVATE_ZONE = Group(
+    "PrivateHostedZone",
+    "the private hosted zone on the consumer VPC and its alias record to the endpoint",
+    (
+        "route53:CreateHostedZone",
+        "route53:DeleteHostedZone",
+        "route53:GetHostedZone",
+        "route53:ListHostedZones",
+        "route53:ListHostedZonesByName",
+        "route53:ListHostedZonesByVPC",
+        "route53:AssociateVPCWithHostedZone",
+        "route53:DisassociateVPCFromHostedZone",
+        "route53:ChangeResourceRecordSets",
+        "route53:ListResourceRecordSets",
+        "route53:GetChange",
+        "route53:ChangeTagsForResource",
+        "route53:ListTagsForResource",
+    ),
+)
+
+CERTIFICATES = Group(
+    "VpnCertificates",
+    "import the Client VPN server and client CA certificates into ACM, and remove them on down",
+    (
+        "acm:ImportCertificate",
+        "acm:DeleteCertificate",
+        "acm:AddTagsToCertificate",
+        "acm:ListTagsForCertificate",
+        "acm:ListCertificates",
+        "acm:DescribeCertificate",
+    ),
+)
+
+CLIENT_VPN = Group(
+    "ClientVpn",
+    "the Client VPN endpoint, its subnet associations, authorization rule and client configuration",
+    (
+        "ec2:CreateClientVpnEndpoint",
+        "ec2:ModifyClientVpnEndpoint",
+        "ec2:DeleteClientVpnEndpoint",
+        "ec2:DescribeClientVpnEndpoints",
+        "ec2:AssociateClientVpnTargetNetwork",
+        "ec2:DisassociateClientVpnTargetNetwork",
+        "ec2:DescribeClientVpnTargetNetworks",
+        "ec2:ApplySecurityGroupsToClientVpnTargetNetwork",
+        "ec2:AuthorizeClientVpnIngress",
+        "ec2:RevokeClientVpnIngress",
+        "ec2:DescribeClientVpnAuthorizationRules",
+        "ec2:CreateClientVpnRoute",
+        "ec2:DeleteClientVpnRoute",
+        "ec2:DescribeClientVpnRoutes",
+        "ec2:DescribeClientVpnConnections",
+        "ec2:TerminateClientVpnConnections",
+        "ec2:ExportClientVpnClientConfiguration",
+    ),
+)
+
+VPN_LOGS = Group(
+    "ClientVpnLogs",
+    "the Client VPN connection log group and stream",
+    (
+        "logs:CreateLogGroup",
+        "logs:DeleteLogGroup",
+        "logs:PutRetentionPolicy",
+        "logs:DeleteRetentionPolicy",
+        "logs:CreateLogStream",
+        "logs:DeleteLogStream",
+        "logs:DescribeLogStreams",
+        "logs:TagResource",
+        "logs:UntagResource",
+        "logs:ListTagsForResource",
+        "logs:TagLogGroup",
+        "logs:FilterLogEvents",
+        "logs:GetLogEvents",
+    ),
+    (
+        "arn:aws:logs:*:*:log-group:privlink-*",
+        "arn:aws:logs:*:*:log-group:privlink-*:*",
+        "arn:aws:logs:*:*:log-group:/privlink/*",
+        "arn:aws:logs:*:*:log-group:/privlink/*:*",
+    ),
+)
+
+VPN_LOGS_DESCRIBE = Group(
+    "ClientVpnLogsDescribe",
+    "Client VPN checks the log group exists; DescribeLogGroups takes no log group ARN",
+    ("logs:DescribeLogGroups",),
+)
+
+MULTI_REGION = Group(
+    "CrossRegion",
+    "cross-region PrivateLink: a permission-only action for SupportedRegions / ServiceRegion",
+    ("vpce:AllowMultiRegion",),
+)
+
+
+def groups_for(spec: Spec, side: str) -> list[Group]:
+    """The statements one side needs for this spec, in a stable order."""
+    if side == "producer":
+        groups = [CLOUDFORMATION, CLOUDFORMATION_READ, IDENTITY, NETWORK, ENDPOINT_SERVICE]
+        groups += [LOAD_BALANCER, LOAD_BALANCER_ROLE]
+        if spec.producer.endpoint_service.notifications:
+            groups.append(NOTIFICATIONS)
+        if spec.producer.service.app == "demo":
+            groups += [AMI_PARAMETER, DEMO_APP]
+        elif any(t.instance for t in spec.producer.service.targets):
+            groups.append(TARGETS_READ)
+        if spec.producer.endpoint_service.private_dns_name:
+            groups.append(PRIVATE_DNS_VERIFICATION)
+        if spec.supported_regions:
+            groups.append(MULTI_REGION)
+        return groups
+    if side == "consumer":
+        groups = [CLOUDFORMATION, CLOUDFORMATION_READ, IDENTITY, NETWORK, ENDPOINT]
+        if any(c.private_dns for c in spec.consumers):
+            groups.append(PRIVATE_ZONE)
+        if any(c.vpn for c in spec.consumers):
+            groups += [CERTIFICATES, CLIENT_VPN, VPN_LOGS, VPN_LOGS_DESCRIBE]
+        if any(spec.is_cross_region(c) for c in spec.consumers):
+            groups.append(MULTI_REGION)
+        return groups
+    raise BadInput("--side", f"unknown side {side!r}", "use producer, consumer or all")
+
+
+def policy_for(spec: Spec, side: str) -> dict[str, Any]:
+    """The IAM policy document (Version 2012-10-17) for `side` (producer or consumer)."""
+    return {"Version": "2012-10-17", "Statement": [g.statement() for g in groups_for(spec, side)]}
+
+
+def policies(spec: Spec, side: str = "all") -> dict[str, dict[str, Any]]:
+    """`{side: policy}` for one side or both (`all`)."""
+    sides = SIDES if side == "all" else (side,)
+    return {s: policy_for(spec, s) for s in sides}
+
+
+def actions_in(policy: dict[str, Any]) -> set[str]:
+    """Every action a policy document allows."""
+    found: set[str] = set()
+    for statement in policy["Statement"]:
+        action = statement["Action"]
+        found.update([action] if isinstance(action, str) else action)
+    return found
+
+
+def format_text(spec: Spec, side: str = "all") -> str:
+    """Each side's groups with their purpose, then the JSON document to attach."""
+    out: list[str] = []
+    for name in SIDES if side == "all" else (side,):
+        accounts = (
+            [spec.producer.account] if name == "producer" else sorted({c.account for c in spec.consumers})
+        )
+        out.append(f"== {name} (account {', '.join(accounts) or '-'}) ==")
+        for group in groups_for(spec, name):
+            out.append(f"- {group.sid}: {group.purpose}")
+            out.append(f"    {', '.join(sorted(group.actions))}")
+            if group.resources != ("*",):
+                out.append(f"    on {', '.join(group.resources)}")
+        out.append("")
+        out.append(json.dumps(policy_for(spec, name), indent=2))
+        out.append("")
+    return "\n".join(out).rstrip() + "\n"

@@ -1,0 +1,329 @@
+"""`privlink iam-policy`: the policies as data, and a scan proving every AWS call in the code is granted."""
+
+from __future__ import annotations
+
+import ast
+import functools
+import json
+from pathlib import Path
+
+import pytest
+
+from conftest import run_privlink as privlink
+from privlink.iam_policy import actions_in, policies, policy_for
+from privlink.spec import parse_spec
+from privlink.spec.demo import demo_spec_text
+
+SRC = Path(__file__).resolve().parents[1] / "src" / "privlink"
+
+# botocore service name -> the hints a receiver's name may carry (`ec2.describe_vpcs(...)`,
+# `self.gateway.client(..., "elbv2")`, `cfn.create_change_set(...)`).
+SERVICES: dict[str, tuple[str, ...]] = {
+    "ec2": ("ec2",),
+    "elbv2": ("elbv2", "elb", "loadbalanc"),
+    "cloudformation": ("cloudformation", "cfn", "stack"),
+    "acm": ("acm", "cert"),
+    "route53": ("route53", "r53", "dns", "zone"),
+    "sns": ("sns", "topic"),
+    "sts": ("sts",),
+    "ssm": ("ssm",),
+    "logs": ("logs",),
+    "dynamodb": ("dynamodb", "ddb"),
+    "lambda": ("lambda",),
+    "organizations": ("organizations", "orgs"),
+}
+
+# Calls that need no permission in the policies, with why.
+ALLOWED_WITHOUT_POLICY = {
+    "sts:GetCallerIdentity": "AWS allows it to every identity; no policy can deny it",
+    "sts:AssumeRole": "granted by the role's trust policy and the caller's identity policy in the "
+    "source account, not by the per-side policies privlink prints",
+}
+
+# Files that talk to AWS: the aws target and the AWS observation builders, plus any module that
+# imports boto3/botocore or the gateway. The sandbox's own objects (world.create_vpc, ...) are not
+# AWS calls and are not scanned.
+AWS_MARKERS = ("import boto3", "from boto3", "import botocore", "from botocore", "targets.aws")
+
+
+@functools.cache
+def operation_index() -> dict[str, set[tuple[str, str, str]]]:
+    """snake_case method -> {(botocore service, IAM prefix, OperationName)} over the services above."""
+    import botocore.session
+    from botocore import xform_name
+
+    session = botocore.session.get_session()
+    index: dict[str, set[tuple[str, str, str]]] = {}
+    for service in SERVICES:
+        model = session.get_service_model(service)
+        prefix = model.metadata.get("signingName") or model.endpoint_prefix
+        for op in model.operation_names:
+            index.setdefault(xform_name(op), set()).add((service, prefix, op))
+    return index
+
+
+@functools.cache
+def waiter_operations() -> dict[str, set[tuple[str, str, str]]]:
+    """waiter name (snake_case) -> the operations it polls."""
+    import botocore.session
+    from botocore import xform_name
+
+    session = botocore.session.get_session()
+    out: dict[str, set[tuple[str, str, str]]] = {}
+    for service in SERVICES:
+        try:
+            waiters = session.get_waiter_model(service)
+        except Exception:  # noqa: BLE001 - a service without waiters
+            continue
+        model = session.get_service_model(service)
+        prefix = model.metadata.get("signingName") or model.endpoint_prefix
+        for name in waiters.waiter_names:
+            op = waiters.get_waiter(name).operation
+            out.setdefault(xform_name(name), set()).add((service, prefix, op))
+    return out
+
+
+def hinted(receiver: str, candidates: set[tuple[str, str, str]]) -> set[tuple[str, str, str]]:
+    """The candidates whose service the receiver's text names, or all of them when it names none."""
+    text = receiver.lower()
+    named = {c for c in candidates if any(h in text for h in SERVICES[c[0]])}
+    return named or candidates
+
+
+def aws_calls(source: str, filename: str = "<src>") -> list[tuple[str, int, set[str]]]:
+    """(method, line, {candidate IAM actions}) for every AWS operation called in `source`."""
+    index = operation_index()
+    found = []
+    for node in ast.walk(ast.parse(source, filename)):
+        if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Attribute):
+            continue
+        name, receiver = node.func.attr, ast.unparse(node.func.value)
+        candidates: set[tuple[str, str, str]] = set()
+        if name in index:
+            candidates = hinted(receiver, index[name])
+        elif name in ("get_paginator", "get_waiter", "can_paginate") and node.args:
+            arg = node.args[0]
+            if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
+                table = waiter_operations() if name == "get_waiter" else index
+                candidates = hinted(receiver, table.get(arg.value, set()))
+                name = f"{name}({arg.value!r})"
+        if not candidates:
+            name, candidates = named_in_arguments(node, index)
+        if candidates:
+            found.append((name, node.lineno, {f"{prefix}:{op}" for _, prefix, op in candidates}))
+    return found
+
+
+def named_in_arguments(node: ast.Call, index) -> tuple[str, set[tuple[str, str, str]]]:
+    """A gateway call that names the service and the operation as strings: `call("ec2", "describe_vpcs")`."""
+    strings = [a.value for a in node.args if isinstance(a, ast.Constant) and isinstance(a.value, str)]
+    services = [s for s in strings if s in SERVICES]
+    for text in strings:
+        for service in services:
+            ops = {c for c in index.get(xform(text), set()) if c[0] == service}
+            if ops:
+                return f"{service}.{text}", ops
+    return "", set()
+
+
+def xform(name: str) -> str:
+    from botocore import xform_name
+
+    return xform_name(name)
+
+
+def aws_modules() -> list[Path]:
+    files = []
+    for path in sorted(SRC.rglob("*.py")):
+        rel = path.relative_to(SRC).as_posix()
+        text = path.read_text(encoding="utf-8")
+        if (
+            rel.startswith("targets/aws/")
+            or rel.startswith("observe/aws")
+            or any(m in text for m in AWS_MARKERS)
+        ):
+            files.append(path)
+    return files
+
+
+def specs_covering_everything():
+    """Specs that switch on every optional group: cross-region, private DNS name, VPN, targets."""
+    full = parse_spec(
+        demo_spec_text(cross_region=True).replace(
+            "private_dns_name: null", "private_dns_name: hello.example.com"
+        )
+    )
+    instance_targets = parse_spec(
+        demo_spec_text()
+        .replace("app: demo ", "app: none ")
+        .replace("targets: []", "targets: [{instance: i-0123456789abcdef0}]")
+    )
+    return [full, instance_targets]
+
+
+def granted_actions() -> set[str]:
+    granted: set[str] = set()
+    for spec in specs_covering_everything():
+        for policy in policies(spec, "all").values():
+            granted |= actions_in(policy)
+    return granted
+
+
+def ungranted(source: str, filename: str, granted: set[str]) -> list[str]:
+    missing = []
+    for name, line, actions in aws_calls(source, filename):
+        if actions & (granted | set(ALLOWED_WITHOUT_POLICY)):
+            continue
+        missing.append(f"{filename}:{line}: {name} needs one of {sorted(actions)}")
+    return missing
+
+
+def test_every_aws_call_in_the_source_is_granted():
+    granted = granted_actions()
+    problems = []
+    for path in aws_modules():
+        problems += ungranted(path.read_text(encoding="utf-8"), str(path.relative_to(SRC)), granted)
+    assert not problems, "calls no policy grants:\n" + "\n".join(problems)
+
+
+def test_scanner_finds_calls_and_flags_what_no_policy_grants():
+    source = """
+def deploy(gateway):
+    ec2 = gateway.client("dev", "eu-central-1", "ec2")
+    ec2.create_vpc_endpoint(VpcId="vpc-1")
+    cfn = gateway.client("dev", "eu-central-1", "cloudformation")
+    cfn.get_paginator("describe_stack_events").paginate(StackName="privlink-hello-producer")
+    cfn.get_waiter("stack_create_complete").wait(StackName="x")
+    gateway.client("dev", "eu-central-1", "sts").get_caller_identity()
+    elbv2.describe_tags(ResourceArns=[])
+    ec2.describe_tags()
+    ec2.create_internet_gateway()
+    table.put_item(Item={})
+    gateway.call("prod", "eu-central-1", "elbv2", "describe_target_health", TargetGroupArn="arn")
+    gateway.call("prod", "eu-central-1", "ec2", "DeleteNatGateway", NatGatewayId="nat-1")
+"""
+    calls = {name: actions for name, _, actions in aws_calls(source)}
+    assert calls["create_vpc_endpoint"] == {"ec2:CreateVpcEndpoint"}
+    assert calls["get_paginator('describe_stack_events')"] == {"cloudformation:DescribeStackEvents"}
+    assert calls["get_waiter('stack_create_complete')"] == {"cloudformation:DescribeStacks"}
+    missing = ungranted(source, "fixture.py", granted_actions())
+    assert calls["elbv2.describe_target_health"] == {"elasticloadbalancing:DescribeTargetHealth"}
+    assert len(missing) == 3, missing
+    assert "ec2:CreateInternetGateway" in missing[0]
+    assert "dynamodb:PutItem" in missing[1]
+    assert "ec2:DeleteNatGateway" in missing[2]
+
+
+def test_receiver_hint_picks_the_service_of_an_ambiguous_operation():
+    calls = aws_calls("elbv2.describe_tags(ResourceArns=[])\nec2.describe_tags()\n")
+    assert [a for _, _, a in calls] == [
+        {"elasticloadbalancing:DescribeTags"},
+        {"ec2:DescribeTags"},
+    ]
+
+
+def test_policies_name_real_actions_of_botocore_models():
+    index = operation_index()
+    known = {f"{prefix}:{op}" for ops in index.values() for _, prefix, op in ops}
+    permission_only = {"vpce:AllowMultiRegion", "iam:CreateServiceLinkedRole"}
+    for spec in specs_covering_everything():
+        for side, policy in policies(spec, "all").items():
+            unknown = actions_in(policy) - known - permission_only
+            assert not unknown, f"{side}: not operations of any model: {sorted(unknown)}"
+
+
+def test_same_region_demo_has_no_multi_region_and_cross_region_has_it(demo_spec, cross_region_spec):
+    for side in ("producer", "consumer"):
+        assert "vpce:AllowMultiRegion" not in actions_in(policy_for(demo_spec, side))
+        assert "vpce:AllowMultiRegion" in actions_in(policy_for(cross_region_spec, side))
+
+
+def test_producer_and_consumer_policies_hold_what_each_side_does(demo_spec):
+    producer = actions_in(policy_for(demo_spec, "producer"))
+    consumer = actions_in(policy_for(demo_spec, "consumer"))
+    assert {
+        "ec2:CreateVpcEndpointServiceConfiguration",
+        "ec2:AcceptVpcEndpointConnections",
+        "elasticloadbalancing:CreateLoadBalancer",
+        "sns:CreateTopic",
+        "ssm:GetParameters",
+        "ec2:RunInstances",
+    } <= producer
+    assert "route53:ChangeResourceRecordSets" not in producer  # no private_dns_name in the demo
+    assert {
+        "ec2:CreateVpcEndpoint",
+        "route53:CreateHostedZone",
+        "acm:ImportCertificate",
+        "acm:DeleteCertificate",
+        "ec2:ExportClientVpnClientConfiguration",
+        "logs:CreateLogGroup",
+    } <= consumer
+    assert not any(a.startswith("elasticloadbalancing:") for a in consumer)
+    assert "acm:ImportCertificate" not in producer
+    stacks = [s for s in policy_for(demo_spec, "consumer")["Statement"] if s["Sid"] == "PrivlinkStacks"]
+    assert stacks[0]["Resource"][0] == "arn:aws:cloudformation:*:*:stack/privlink-*/*"
+
+
+def test_consumer_without_vpn_or_zone_gets_neither():
+    spec = parse_spec(
+        demo_spec_text()
+        .replace("    private_dns: {zone: internal.company, record: hello}\n", "")
+        .replace("    vpn: {client_cidr: 172.16.0.0/22, split_tunnel: true}\n", "")
+    )
+    consumer = actions_in(policy_for(spec, "consumer"))
+    assert not any(a.startswith(("acm:", "route53:", "logs:")) for a in consumer)
+    assert "ec2:CreateClientVpnEndpoint" not in consumer
+
+
+def test_statements_are_valid_iam_shape(cross_region_spec):
+    for policy in policies(cross_region_spec).values():
+        assert policy["Version"] == "2012-10-17"
+        sids = [s["Sid"] for s in policy["Statement"]]
+        assert len(sids) == len(set(sids))
+        for statement in policy["Statement"]:
+            assert statement["Effect"] == "Allow"
+            assert statement["Sid"].isalnum()
+            assert statement["Action"] == sorted(set(statement["Action"]))
+        assert len(json.dumps(policy, separators=(",", ":"))) <= 6144  # managed policy size limit
+
+
+@pytest.fixture
+def spec_dir(tmp_path):
+    assert privlink("init", cwd=tmp_path).returncode == 0
+    return tmp_path
+
+
+def test_cli_json_all_sides(spec_dir):
+    result = privlink("iam-policy", cwd=spec_dir)
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert set(data) == {"producer", "consumer"}
+    assert data["producer"]["Version"] == "2012-10-17"
+
+
+def test_cli_one_side_prints_the_bare_document(spec_dir):
+    result = privlink("iam-policy", "--side", "consumer", "--output", "json", cwd=spec_dir)
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["Version"] == "2012-10-17"
+    assert "acm:ImportCertificate" in actions_in(data)
+
+
+def test_cli_text_names_the_groups(spec_dir):
+    result = privlink("iam-policy", "--output", "text", cwd=spec_dir)
+    assert result.returncode == 0, result.stderr
+    assert "== producer (account prod) ==" in result.stdout
+    assert "== consumer (account dev) ==" in result.stdout
+    assert "ClientVpn:" in result.stdout
+
+
+def test_cli_bad_side_is_exit_2(spec_dir):
+    result = privlink("iam-policy", "--side", "both", cwd=spec_dir)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+
+
+def test_cli_without_spec_is_exit_2(tmp_path):
+    result = privlink("iam-policy", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "privlink init" in result.stderr
