@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
+import yaml
 
 from conftest import run_privlink as privlink
 from privlink.iam_policy import actions_in, policies, policy_for
@@ -30,6 +31,7 @@ SERVICES: dict[str, tuple[str, ...]] = {
     "logs": ("logs",),
     "dynamodb": ("dynamodb", "ddb"),
     "lambda": ("lambda",),
+    "iam": ("iam",),
     "organizations": ("organizations", "orgs"),
 }
 
@@ -158,7 +160,14 @@ def specs_covering_everything():
         .replace("app: demo ", "app: none ")
         .replace("targets: []", "targets: [{instance: i-0123456789abcdef0}]")
     )
-    return [full, instance_targets]
+    fleet = parse_spec(
+        demo_spec_text()
+        + "consumers_from: {accounts: ['333333333333'], regions: [eu-central-1]}\n"
+    )
+    approval = yaml.safe_load(demo_spec_text())
+    approval["producer"]["endpoint_service"]["auto_approval"] = {"registry": True}
+    approval["consumers_from"] = {"organization_unit": "ou-abcd-12345678", "regions": ["eu-west-2"]}
+    return [full, instance_targets, fleet, parse_spec(yaml.safe_dump(approval))]
 
 
 def granted_actions() -> set[str]:
@@ -198,7 +207,7 @@ def deploy(gateway):
     elbv2.describe_tags(ResourceArns=[])
     ec2.describe_tags()
     ec2.create_internet_gateway()
-    table.put_item(Item={})
+    table.delete_backup(BackupArn="arn")
     gateway.call("prod", "eu-central-1", "elbv2", "describe_target_health", TargetGroupArn="arn")
     gateway.call("prod", "eu-central-1", "ec2", "DeleteNatGateway", NatGatewayId="nat-1")
 """
@@ -210,7 +219,7 @@ def deploy(gateway):
     assert calls["elbv2.describe_target_health"] == {"elasticloadbalancing:DescribeTargetHealth"}
     assert len(missing) == 3, missing
     assert "ec2:CreateInternetGateway" in missing[0]
-    assert "dynamodb:PutItem" in missing[1]
+    assert "dynamodb:DeleteBackup" in missing[1]
     assert "ec2:DeleteNatGateway" in missing[2]
 
 
@@ -225,7 +234,9 @@ def test_receiver_hint_picks_the_service_of_an_ambiguous_operation():
 def test_policies_name_real_actions_of_botocore_models():
     index = operation_index()
     known = {f"{prefix}:{op}" for ops in index.values() for _, prefix, op in ops}
-    permission_only = {"vpce:AllowMultiRegion", "iam:CreateServiceLinkedRole"}
+    # Permission-only actions (no API operation of that name): AllowMultiRegion, PassRole; and
+    # CreateServiceLinkedRole, an IAM operation outside the models this test loads.
+    permission_only = {"vpce:AllowMultiRegion", "iam:CreateServiceLinkedRole", "iam:PassRole"}
     for spec in specs_covering_everything():
         for side, policy in policies(spec, "all").items():
             unknown = actions_in(policy) - known - permission_only

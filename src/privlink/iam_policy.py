@@ -343,6 +343,69 @@ MULTI_REGION = Group(
 )
 
 
+AUTO_APPROVAL = Group(
+    "AutoApproval",
+    "the auto-approval Lambda, its role, log group and the consumer registry table",
+    (
+        "dynamodb:CreateTable",
+        "dynamodb:DeleteTable",
+        "dynamodb:DescribeTable",
+        "dynamodb:DescribeContinuousBackups",
+        "dynamodb:UpdateContinuousBackups",
+        "dynamodb:TagResource",
+        "dynamodb:ListTagsOfResource",
+        "lambda:CreateFunction",
+        "lambda:DeleteFunction",
+        "lambda:GetFunction",
+        "lambda:UpdateFunctionCode",
+        "lambda:UpdateFunctionConfiguration",
+        "lambda:AddPermission",
+        "lambda:RemovePermission",
+        "lambda:TagResource",
+        "iam:CreateRole",
+        "iam:DeleteRole",
+        "iam:GetRole",
+        "iam:PutRolePolicy",
+        "iam:DeleteRolePolicy",
+        "iam:GetRolePolicy",
+        "iam:TagRole",
+        "iam:PassRole",
+        "sns:Subscribe",
+        "sns:Unsubscribe",
+        "sns:GetSubscriptionAttributes",
+    ),
+    (
+        "arn:aws:dynamodb:*:*:table/privlink-*",
+        "arn:aws:lambda:*:*:function:privlink-*",
+        "arn:aws:iam::*:role/privlink-*",
+        "arn:aws:sns:*:*:privlink-*",
+    ),
+)
+
+CONSUMER_REGISTRY = Group(
+    "ConsumerRegistry",
+    "`privlink consumers add/remove/list` read and write the registry table",
+    ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:Scan"),
+    ("arn:aws:dynamodb:*:*:table/privlink-*-consumers",),
+)
+
+FLEET = Group(
+    "ConsumerFleet",
+    "consumers_from: the consumer stack deployed as a StackSet across accounts",
+    (
+        "cloudformation:CreateStackSet",
+        "cloudformation:UpdateStackSet",
+        "cloudformation:DeleteStackSet",
+        "cloudformation:DescribeStackSet",
+        "cloudformation:CreateStackInstances",
+        "cloudformation:DeleteStackInstances",
+        "cloudformation:ListStackInstances",
+        "cloudformation:DescribeStackSetOperation",
+    ),
+    ("arn:aws:cloudformation:*:*:stackset/privlink-*:*", "arn:aws:cloudformation:*:*:stackset-target/*"),
+)
+
+
 def groups_for(spec: Spec, side: str) -> list[Group]:
     """The statements one side needs for this spec, in a stable order."""
     if side == "producer":
@@ -358,6 +421,10 @@ def groups_for(spec: Spec, side: str) -> list[Group]:
             groups.append(PRIVATE_DNS_VERIFICATION)
         if spec.supported_regions:
             groups.append(MULTI_REGION)
+        if spec.producer.endpoint_service.auto_approval.registry:
+            groups += [AUTO_APPROVAL, CONSUMER_REGISTRY]
+        if spec.consumers_from is not None:
+            groups.append(FLEET)
         return groups
     if side == "consumer":
         groups = [CLOUDFORMATION, CLOUDFORMATION_READ, IDENTITY, NETWORK, ENDPOINT]
