@@ -166,10 +166,8 @@ def _make_leaf(
             x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False
         )
     )
-    if server:
-        builder = builder.add_extension(
-            x509.SubjectAlternativeName([x509.DNSName(common_name)]), critical=False
-        )
+    # A SAN on both: servers are checked against it, and RFC 5280 verifiers expect one on clients too.
+    builder = builder.add_extension(x509.SubjectAlternativeName([x509.DNSName(common_name)]), critical=False)
     return builder.sign(ca_key, hashes.SHA256()), key
 
 
