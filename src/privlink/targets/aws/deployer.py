@@ -121,16 +121,21 @@ class Deployer:
         if stack is not None and stack["StackStatus"].endswith("_IN_PROGRESS") and kind == "UPDATE":
             self.wait_for_stack(stack_name, "an operation already in progress")
         name = f"{CHANGE_SET_PREFIX}{uuid.uuid4().hex[:16]}"
-        created = self.cfn.create_change_set(
-            StackName=stack_name,
-            TemplateBody=json.dumps(template),
-            Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
-            Capabilities=CAPABILITIES,
-            ChangeSetName=name,
-            ChangeSetType=kind,
-            Tags=[{"Key": k, "Value": v} for k, v in tags.items()],
-            Description="privlink",
-        )
+        try:
+            created = self.cfn.create_change_set(
+                StackName=stack_name,
+                TemplateBody=json.dumps(template),
+                Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
+                Capabilities=CAPABILITIES,
+                ChangeSetName=name,
+                ChangeSetType=kind,
+                Tags=[{"Key": k, "Value": v} for k, v in tags.items()],
+                Description="privlink",
+            )
+        except AwsError as exc:  # some endpoints refuse an empty update up front instead of failing it
+            if exc.code == "ValidationError" and any(marker in exc.what for marker in NO_CHANGES):
+                return ChangeSetResult(stack_name, kind, no_changes=True)
+            raise
         result = ChangeSetResult(stack_name, kind, created["Id"])
         described = self.wait_for_change_set(stack_name, created["Id"])
         if described["Status"] == "FAILED":
