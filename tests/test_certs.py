@@ -21,8 +21,14 @@ def test_certificates_are_made_with_private_keys_0600_and_chain_verifies(tmp_pat
     ca, server, client = load(bundle.ca_cert), load(bundle.server_cert), load(bundle.client_cert)
     assert ca.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
     assert issued_by(server, ca) and issued_by(client, ca)
-    assert ExtendedKeyUsageOID.SERVER_AUTH in server.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
-    assert ExtendedKeyUsageOID.CLIENT_AUTH in client.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+    assert (
+        ExtendedKeyUsageOID.SERVER_AUTH
+        in server.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+    )
+    assert (
+        ExtendedKeyUsageOID.CLIENT_AUTH
+        in client.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+    )
     san = server.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     assert san.get_values_for_type(x509.DNSName) == ["server.dev.hello.privlink"]
     assert "PRIVATE KEY" not in bundle.ca_cert + bundle.server_cert + bundle.client_cert

@@ -40,15 +40,27 @@ def test_exported_config_gets_inline_cert_and_key():
 
 def test_rendered_config_matches_the_aws_export_order():
     text = render_config(
-        "*.cvpn-endpoint-0123456789abcdef0.prod.clientvpn.eu-central-1.amazonaws.com", 443, "udp",
-        "-----BEGIN CERTIFICATE-----\nCA\n-----END CERTIFICATE-----\n", CERT, KEY,
+        "*.cvpn-endpoint-0123456789abcdef0.prod.clientvpn.eu-central-1.amazonaws.com",
+        443,
+        "udp",
+        "-----BEGIN CERTIFICATE-----\nCA\n-----END CERTIFICATE-----\n",
+        CERT,
+        KEY,
     )
     lines = [line for line in text.splitlines() if line]
     assert lines[:12] == [
-        "client", "dev tun", "proto udp",
+        "client",
+        "dev tun",
+        "proto udp",
         "remote cvpn-endpoint-0123456789abcdef0.prod.clientvpn.eu-central-1.amazonaws.com 443",
-        "remote-random-hostname", "resolv-retry infinite", "nobind", "persist-key", "persist-tun",
-        "remote-cert-tls server", "cipher AES-256-GCM", "verb 3",
+        "remote-random-hostname",
+        "resolv-retry infinite",
+        "nobind",
+        "persist-key",
+        "persist-tun",
+        "remote-cert-tls server",
+        "cipher AES-256-GCM",
+        "verb 3",
     ]
     assert check_config(text) == []
 

@@ -14,13 +14,14 @@ from typing import Any
 import typer
 
 from privlink.cli.main import OutputFormat, emit_json, globals_of, stderr
-from privlink.errors import EXIT_FAILED, BadInput
+from privlink.errors import BadInput, PrivlinkError
 
 
 def _console():
     from rich.console import Console
 
-    return Console(file=sys.stdout, soft_wrap=True)
+    # Piped output is not cut to 80 columns: tables stay complete for scripts and logs.
+    return Console(file=sys.stdout, width=None if sys.stdout.isatty() else 240)
 
 
 def _table(title: str, columns: list[str], rows: list[list[str]]):
@@ -128,7 +129,7 @@ def down(
             )
         if not typer.confirm(f"delete every stack of link {spec.name!r}?", default=False, err=True):
             stderr("down: nothing deleted")
-            raise typer.Exit(EXIT_FAILED)
+            raise typer.Abort()
     globals_of(ctx).target_for(spec).down(progress=stderr)
     stderr("down: done")
 
@@ -149,7 +150,9 @@ def connections(
     if action == "list" and ids:
         raise BadInput("connections list", "takes no endpoint IDs", "use accept ID... or reject ID...")
     if action != "list" and not ids:
-        raise BadInput(f"connections {action}", "needs endpoint IDs", f"privlink connections {action} vpce-...")
+        raise BadInput(
+            f"connections {action}", "needs endpoint IDs", f"privlink connections {action} vpce-..."
+        )
     for endpoint_id in ids:
         if not endpoint_id.startswith("vpce-") or endpoint_id.startswith("vpce-svc-"):
             raise BadInput(f"connections {action}", f"{endpoint_id!r} is not an endpoint ID", "use vpce-...")
@@ -170,13 +173,20 @@ def connections(
         for endpoint_id, why in result.failed.items():
             stderr(f"privlink: error: {endpoint_id}: {why}")
     if result.failed:
-        raise typer.Exit(EXIT_FAILED)
+        # An error (not typer.Exit, whose code is lost when click runs with standalone_mode=False).
+        raise PrivlinkError(
+            f"connections {action}",
+            f"{len(result.failed)} of {len(ids)} endpoint(s) failed",
+            "see the lines above; privlink connections list shows their states",
+        )
 
 
 def vpn_config(
     ctx: typer.Context,
     out: Path = typer.Option(..., "--out", help="Where to write the .ovpn file (mode 0600)."),
-    consumer: str | None = typer.Option(None, "--consumer", help="Which consumer's VPN (default: the only one)."),
+    consumer: str | None = typer.Option(
+        None, "--consumer", help="Which consumer's VPN (default: the only one)."
+    ),
 ) -> None:
     """Write a `.ovpn` with the client certificate and key inside."""
     from privlink.certs import write_private
@@ -187,7 +197,9 @@ def vpn_config(
         if len(with_vpn) != 1:
             raise BadInput(
                 "--consumer",
-                "no consumer has a vpn" if not with_vpn else f"several consumers have a vpn: {', '.join(with_vpn)}",
+                "no consumer has a vpn"
+                if not with_vpn
+                else f"several consumers have a vpn: {', '.join(with_vpn)}",
                 "pass --consumer NAME" if with_vpn else "add vpn: {} to a consumer and run privlink up",
             )
         consumer = with_vpn[0]

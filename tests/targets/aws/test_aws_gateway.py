@@ -22,7 +22,9 @@ def recording_factory(calls):
 def test_clients_are_cached_per_label_and_region_and_account_ids_come_from_sts():
     calls = []
     with mock_aws():
-        gw = Gateway({"prod": Account(profile="prod"), "dev": Account(profile="dev")}, recording_factory(calls))
+        gw = Gateway(
+            {"prod": Account(profile="prod"), "dev": Account(profile="dev")}, recording_factory(calls)
+        )
         a = gw.client("ec2", "prod", "eu-central-1")
         assert gw.client("ec2", "prod", "eu-central-1") is a
         assert gw.client("ec2", "prod", "eu-west-2") is not a
@@ -64,18 +66,33 @@ def client_error(code, message, op="CreateVpcEndpoint"):
 
 
 def test_client_errors_become_one_line_with_hints():
-    denied = aws_error(client_error("UnauthorizedOperation", "You are not authorized to perform this operation."),
-                       "ec2", "create_vpc_endpoint", "dev", "eu-west-2")
+    denied = aws_error(
+        client_error("UnauthorizedOperation", "You are not authorized to perform this operation."),
+        "ec2",
+        "create_vpc_endpoint",
+        "dev",
+        "eu-west-2",
+    )
     assert denied.one_line() == (
         "aws ec2:create_vpc_endpoint (dev, eu-west-2): UnauthorizedOperation: "
         "You are not authorized to perform this operation."
     )
     assert "ec2:create_vpc_endpoint" in denied.hint and "accounts.dev" in denied.hint
-    multi = aws_error(client_error("AccessDenied", "not authorized to perform: vpce:AllowMultiRegion"),
-                      "ec2", "create_vpc_endpoint", "dev", "eu-west-2")
+    multi = aws_error(
+        client_error("AccessDenied", "not authorized to perform: vpce:AllowMultiRegion"),
+        "ec2",
+        "create_vpc_endpoint",
+        "dev",
+        "eu-west-2",
+    )
     assert "vpce:AllowMultiRegion" in multi.hint
-    expired = aws_error(client_error("ExpiredToken", "The security token included in the request is expired"),
-                        "sts", "get_caller_identity", "dev", "eu-west-2")
+    expired = aws_error(
+        client_error("ExpiredToken", "The security token included in the request is expired"),
+        "sts",
+        "get_caller_identity",
+        "dev",
+        "eu-west-2",
+    )
     assert "refresh" in expired.hint and expired.code == "ExpiredToken"
 
 

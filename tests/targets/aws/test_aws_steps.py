@@ -20,13 +20,24 @@ CONN_FILTER = {"Filters": [{"Name": "service-id", "Values": [SERVICE_ID]}]}
 
 
 def conn(endpoint_id, owner, state, region="eu-central-1"):
-    return {"ServiceId": SERVICE_ID, "VpcEndpointId": endpoint_id, "VpcEndpointOwner": owner,
-            "VpcEndpointState": state, "CreationTimestamp": NOW, "VpcEndpointRegion": region,
-            "DnsEntries": [{"DnsName": f"{endpoint_id}-abcd1234.{SERVICE_ID}.eu-central-1.vpce.amazonaws.com",
-                            "HostedZoneId": "Z273ZU8SZ5RJPC"}],
-            "NetworkLoadBalancerArns": [
-                "arn:aws:elasticloadbalancing:eu-central-1:111111111111:loadbalancer/net/privlink-hello/0123456789abcdef"],
-            "IpAddressType": "ipv4"}
+    return {
+        "ServiceId": SERVICE_ID,
+        "VpcEndpointId": endpoint_id,
+        "VpcEndpointOwner": owner,
+        "VpcEndpointState": state,
+        "CreationTimestamp": NOW,
+        "VpcEndpointRegion": region,
+        "DnsEntries": [
+            {
+                "DnsName": f"{endpoint_id}-abcd1234.{SERVICE_ID}.eu-central-1.vpce.amazonaws.com",
+                "HostedZoneId": "Z273ZU8SZ5RJPC",
+            }
+        ],
+        "NetworkLoadBalancerArns": [
+            "arn:aws:elasticloadbalancing:eu-central-1:111111111111:loadbalancer/net/privlink-hello/0123456789abcdef"
+        ],
+        "IpAddressType": "ipv4",
+    }
 
 
 def test_only_pending_connections_of_declared_consumers_are_accepted():
@@ -41,17 +52,46 @@ def test_only_pending_connections_of_declared_consumers_are_accepted():
 def test_wait_for_endpoints_accepts_then_polls_pending_to_available(stubbed, clock):
     ec2, stub = stubbed("ec2")
     mine, other = "vpce-0aaaaaaaaaaaaaaa1", "vpce-0bbbbbbbbbbbbbbb2"
-    stub.add_response("describe_vpc_endpoint_connections", {"VpcEndpointConnections": [
-        conn(mine, DEV, "pendingAcceptance"), conn(other, STRANGER, "pendingAcceptance")]}, CONN_FILTER)
-    stub.add_response("accept_vpc_endpoint_connections", {"Unsuccessful": []},
-                      {"ServiceId": SERVICE_ID, "VpcEndpointIds": [mine]})
-    stub.add_response("describe_vpc_endpoint_connections", {"VpcEndpointConnections": [
-        conn(mine, DEV, "pending"), conn(other, STRANGER, "pendingAcceptance")]}, CONN_FILTER)
-    stub.add_response("describe_vpc_endpoint_connections", {"VpcEndpointConnections": [
-        conn(mine, DEV, "available"), conn(other, STRANGER, "pendingAcceptance")]}, CONN_FILTER)
+    stub.add_response(
+        "describe_vpc_endpoint_connections",
+        {
+            "VpcEndpointConnections": [
+                conn(mine, DEV, "pendingAcceptance"),
+                conn(other, STRANGER, "pendingAcceptance"),
+            ]
+        },
+        CONN_FILTER,
+    )
+    stub.add_response(
+        "accept_vpc_endpoint_connections",
+        {"Unsuccessful": []},
+        {"ServiceId": SERVICE_ID, "VpcEndpointIds": [mine]},
+    )
+    stub.add_response(
+        "describe_vpc_endpoint_connections",
+        {"VpcEndpointConnections": [conn(mine, DEV, "pending"), conn(other, STRANGER, "pendingAcceptance")]},
+        CONN_FILTER,
+    )
+    stub.add_response(
+        "describe_vpc_endpoint_connections",
+        {
+            "VpcEndpointConnections": [
+                conn(mine, DEV, "available"),
+                conn(other, STRANGER, "pendingAcceptance"),
+            ]
+        },
+        CONN_FILTER,
+    )
     lines = []
-    states = steps.wait_for_endpoints(ec2, SERVICE_ID, {DEV: "dev"}, [mine], steps.Clock(clock.sleep, clock.now, 5),
-                                      timeout=60, progress=lines.append)
+    states = steps.wait_for_endpoints(
+        ec2,
+        SERVICE_ID,
+        {DEV: "dev"},
+        [mine],
+        steps.Clock(clock.sleep, clock.now, 5),
+        timeout=60,
+        progress=lines.append,
+    )
     assert states == {mine: "available"}
     assert lines == [f"accepted endpoint connection {mine}"]
     assert clock.sleeps == [5, 5]
@@ -61,68 +101,139 @@ def test_wait_for_endpoints_times_out_naming_the_state(stubbed, clock):
     ec2, stub = stubbed("ec2")
     mine = "vpce-0aaaaaaaaaaaaaaa1"
     for _ in range(3):
-        stub.add_response("describe_vpc_endpoint_connections",
-                          {"VpcEndpointConnections": [conn(mine, DEV, "pending")]}, CONN_FILTER)
+        stub.add_response(
+            "describe_vpc_endpoint_connections",
+            {"VpcEndpointConnections": [conn(mine, DEV, "pending")]},
+            CONN_FILTER,
+        )
     with pytest.raises(DeployFailed, match=r"timed out after 10s .*'vpce-0aaaaaaaaaaaaaaa1': 'pending'"):
-        steps.wait_for_endpoints(ec2, SERVICE_ID, {DEV: "dev"}, [mine], steps.Clock(clock.sleep, clock.now, 5),
-                                 timeout=10)
+        steps.wait_for_endpoints(
+            ec2, SERVICE_ID, {DEV: "dev"}, [mine], steps.Clock(clock.sleep, clock.now, 5), timeout=10
+        )
 
 
 def test_rejected_endpoint_fails_the_wait(stubbed, clock):
     ec2, stub = stubbed("ec2")
     mine = "vpce-0aaaaaaaaaaaaaaa1"
-    stub.add_response("describe_vpc_endpoint_connections",
-                      {"VpcEndpointConnections": [conn(mine, DEV, "rejected")]}, CONN_FILTER)
+    stub.add_response(
+        "describe_vpc_endpoint_connections",
+        {"VpcEndpointConnections": [conn(mine, DEV, "rejected")]},
+        CONN_FILTER,
+    )
     with pytest.raises(DeployFailed, match="connection is rejected"):
-        steps.wait_for_endpoints(ec2, SERVICE_ID, {DEV: "dev"}, [mine], steps.Clock(clock.sleep, clock.now, 5))
+        steps.wait_for_endpoints(
+            ec2, SERVICE_ID, {DEV: "dev"}, [mine], steps.Clock(clock.sleep, clock.now, 5)
+        )
 
 
 def test_accept_and_reject_report_unsuccessful_items(stubbed):
     ec2, stub = stubbed("ec2")
-    stub.add_response("reject_vpc_endpoint_connections", {"Unsuccessful": [{
-        "ResourceId": "vpce-0bbbbbbbbbbbbbbb2",
-        "Error": {"Code": "InvalidVpcEndpointId.NotFound", "Message": "The Vpc Endpoint Id 'vpce-0bbbbbbbbbbbbbbb2' does not exist"}}]},
-        {"ServiceId": SERVICE_ID, "VpcEndpointIds": ["vpce-0aaaaaaaaaaaaaaa1", "vpce-0bbbbbbbbbbbbbbb2"]})
-    result = steps.act_on_connections(ec2, SERVICE_ID, ["vpce-0aaaaaaaaaaaaaaa1", "vpce-0bbbbbbbbbbbbbbb2"], accept=False)
+    stub.add_response(
+        "reject_vpc_endpoint_connections",
+        {
+            "Unsuccessful": [
+                {
+                    "ResourceId": "vpce-0bbbbbbbbbbbbbbb2",
+                    "Error": {
+                        "Code": "InvalidVpcEndpointId.NotFound",
+                        "Message": "The Vpc Endpoint Id 'vpce-0bbbbbbbbbbbbbbb2' does not exist",
+                    },
+                }
+            ]
+        },
+        {"ServiceId": SERVICE_ID, "VpcEndpointIds": ["vpce-0aaaaaaaaaaaaaaa1", "vpce-0bbbbbbbbbbbbbbb2"]},
+    )
+    result = steps.act_on_connections(
+        ec2, SERVICE_ID, ["vpce-0aaaaaaaaaaaaaaa1", "vpce-0bbbbbbbbbbbbbbb2"], accept=False
+    )
     assert result.succeeded == ["vpce-0aaaaaaaaaaaaaaa1"]
-    assert result.failed == {"vpce-0bbbbbbbbbbbbbbb2":
-                             "InvalidVpcEndpointId.NotFound: The Vpc Endpoint Id 'vpce-0bbbbbbbbbbbbbbb2' does not exist"}
+    assert result.failed == {
+        "vpce-0bbbbbbbbbbbbbbb2": "InvalidVpcEndpointId.NotFound: "
+        "The Vpc Endpoint Id 'vpce-0bbbbbbbbbbbbbbb2' does not exist"
+    }
 
 
 def service_config(state):
-    return {"ServiceConfigurations": [{
-        "ServiceId": SERVICE_ID, "ServiceName": f"com.amazonaws.vpce.eu-central-1.{SERVICE_ID}",
-        "ServiceState": "Available", "AcceptanceRequired": True, "PrivateDnsName": "hello.example.com",
-        "PrivateDnsNameConfiguration": {"State": state, "Type": "TXT", "Value": "vpce:l6p0ERxlTt45jevFwOCp",
-                                        "Name": "_6e86v84tqgqubxbwii1m"}}]}
+    return {
+        "ServiceConfigurations": [
+            {
+                "ServiceId": SERVICE_ID,
+                "ServiceName": f"com.amazonaws.vpce.eu-central-1.{SERVICE_ID}",
+                "ServiceState": "Available",
+                "AcceptanceRequired": True,
+                "PrivateDnsName": "hello.example.com",
+                "PrivateDnsNameConfiguration": {
+                    "State": state,
+                    "Type": "TXT",
+                    "Value": "vpce:l6p0ERxlTt45jevFwOCp",
+                    "Name": "_6e86v84tqgqubxbwii1m",
+                },
+            }
+        ]
+    }
 
 
-ZONES = {"HostedZones": [
-    {"Id": "/hostedzone/Z0PRIVATE00000000001", "Name": "example.com.", "CallerReference": "a",
-     "Config": {"PrivateZone": True}},
-    {"Id": "/hostedzone/Z0PUBLIC000000000001", "Name": "example.com.", "CallerReference": "b",
-     "Config": {"PrivateZone": False}},
-], "IsTruncated": False, "MaxItems": "100", "Marker": ""}
+ZONES = {
+    "HostedZones": [
+        {
+            "Id": "/hostedzone/Z0PRIVATE00000000001",
+            "Name": "example.com.",
+            "CallerReference": "a",
+            "Config": {"PrivateZone": True},
+        },
+        {
+            "Id": "/hostedzone/Z0PUBLIC000000000001",
+            "Name": "example.com.",
+            "CallerReference": "b",
+            "Config": {"PrivateZone": False},
+        },
+    ],
+    "IsTruncated": False,
+    "MaxItems": "100",
+    "Marker": "",
+}
 
 
 def test_private_dns_writes_txt_in_the_public_zone_and_polls_until_verified(stubbed, clock):
     ec2, stub = stubbed("ec2")
     r53, rstub = stubbed("route53", "us-east-1")
-    stub.add_response("describe_vpc_endpoint_service_configurations", service_config("pendingVerification"),
-                      {"ServiceIds": [SERVICE_ID]})
+    stub.add_response(
+        "describe_vpc_endpoint_service_configurations",
+        service_config("pendingVerification"),
+        {"ServiceIds": [SERVICE_ID]},
+    )
     rstub.add_response("list_hosted_zones", ZONES)
-    rstub.add_response("change_resource_record_sets", {"ChangeInfo": {
-        "Id": "/change/C0000000000001", "Status": "PENDING", "SubmittedAt": NOW}}, {
-        "HostedZoneId": "/hostedzone/Z0PUBLIC000000000001", "ChangeBatch": {
-            "Comment": ANY, "Changes": [{"Action": "UPSERT", "ResourceRecordSet": {
-                "Name": "_6e86v84tqgqubxbwii1m.hello.example.com", "Type": "TXT", "TTL": 300,
-                "ResourceRecords": [{"Value": '"vpce:l6p0ERxlTt45jevFwOCp"'}]}}]}})
-    stub.add_response("start_vpc_endpoint_service_private_dns_verification", {"ReturnValue": True},
-                      {"ServiceId": SERVICE_ID})
+    rstub.add_response(
+        "change_resource_record_sets",
+        {"ChangeInfo": {"Id": "/change/C0000000000001", "Status": "PENDING", "SubmittedAt": NOW}},
+        {
+            "HostedZoneId": "/hostedzone/Z0PUBLIC000000000001",
+            "ChangeBatch": {
+                "Comment": ANY,
+                "Changes": [
+                    {
+                        "Action": "UPSERT",
+                        "ResourceRecordSet": {
+                            "Name": "_6e86v84tqgqubxbwii1m.hello.example.com",
+                            "Type": "TXT",
+                            "TTL": 300,
+                            "ResourceRecords": [{"Value": '"vpce:l6p0ERxlTt45jevFwOCp"'}],
+                        },
+                    }
+                ],
+            },
+        },
+    )
+    stub.add_response(
+        "start_vpc_endpoint_service_private_dns_verification",
+        {"ReturnValue": True},
+        {"ServiceId": SERVICE_ID},
+    )
     stub.add_response("describe_vpc_endpoint_service_configurations", service_config("pendingVerification"))
     stub.add_response("describe_vpc_endpoint_service_configurations", service_config("verified"))
-    result = steps.verify_private_dns(ec2, r53, SERVICE_ID, "hello.example.com",
-                                      steps.Clock(clock.sleep, clock.now, 5), timeout=60)
+    result = steps.verify_private_dns(
+        ec2, r53, SERVICE_ID, "hello.example.com", steps.Clock(clock.sleep, clock.now, 5), timeout=60
+    )
     assert result.state == "verified" and result.written
     assert result.record == "_6e86v84tqgqubxbwii1m.hello.example.com"
 
@@ -133,8 +244,14 @@ def test_private_dns_without_a_public_zone_prints_the_record_to_create(stubbed, 
     stub.add_response("describe_vpc_endpoint_service_configurations", service_config("pendingVerification"))
     rstub.add_response("list_hosted_zones", {**ZONES, "HostedZones": ZONES["HostedZones"][:1]})
     lines = []
-    result = steps.verify_private_dns(ec2, r53, SERVICE_ID, "hello.example.com",
-                                      steps.Clock(clock.sleep, clock.now, 5), progress=lines.append)
+    result = steps.verify_private_dns(
+        ec2,
+        r53,
+        SERVICE_ID,
+        "hello.example.com",
+        steps.Clock(clock.sleep, clock.now, 5),
+        progress=lines.append,
+    )
     assert result.state == "pendingVerification" and not result.written
     assert "_6e86v84tqgqubxbwii1m.hello.example.com" in lines[0] and "vpce:l6p0ERxlTt45jevFwOCp" in lines[0]
 
@@ -144,12 +261,16 @@ def test_failed_verification_is_a_deploy_failure(stubbed, clock):
     r53, rstub = stubbed("route53", "us-east-1")
     stub.add_response("describe_vpc_endpoint_service_configurations", service_config("pendingVerification"))
     rstub.add_response("list_hosted_zones", ZONES)
-    rstub.add_response("change_resource_record_sets", {"ChangeInfo": {
-        "Id": "/change/C0000000000001", "Status": "PENDING", "SubmittedAt": NOW}})
+    rstub.add_response(
+        "change_resource_record_sets",
+        {"ChangeInfo": {"Id": "/change/C0000000000001", "Status": "PENDING", "SubmittedAt": NOW}},
+    )
     stub.add_response("start_vpc_endpoint_service_private_dns_verification", {"ReturnValue": True})
     stub.add_response("describe_vpc_endpoint_service_configurations", service_config("failed"))
     with pytest.raises(DeployFailed, match="verification failed"):
-        steps.verify_private_dns(ec2, r53, SERVICE_ID, "hello.example.com", steps.Clock(clock.sleep, clock.now, 5))
+        steps.verify_private_dns(
+            ec2, r53, SERVICE_ID, "hello.example.com", steps.Clock(clock.sleep, clock.now, 5)
+        )
 
 
 EXPORTED = """client
@@ -176,9 +297,11 @@ reneg-sec 0
 def test_vpn_export_inlines_the_client_certificate_and_key(stubbed, tmp_path):
     bundle = ensure_certificates(tmp_path, "hello", "dev")
     ec2, stub = stubbed("ec2")
-    stub.add_response("export_client_vpn_client_configuration",
-                      {"ClientConfiguration": EXPORTED.format(ca=bundle.ca_cert.strip())},
-                      {"ClientVpnEndpointId": "cvpn-endpoint-0a1b2c3d4e5f60718"})
+    stub.add_response(
+        "export_client_vpn_client_configuration",
+        {"ClientConfiguration": EXPORTED.format(ca=bundle.ca_cert.strip())},
+        {"ClientVpnEndpointId": "cvpn-endpoint-0a1b2c3d4e5f60718"},
+    )
     text = steps.export_vpn_config(ec2, "cvpn-endpoint-0a1b2c3d4e5f60718", bundle)
     assert check_config(text) == []
     assert bundle.client_cert.strip() in text and bundle.client_key().strip() in text
@@ -191,8 +314,10 @@ def test_acm_import_is_tagged_idempotent_and_reimports_into_the_same_arn(tmp_pat
         acm = ClientProxy(raw, "acm", "dev", "eu-central-1")
         arns = steps.import_certificates(acm, "hello", "dev", bundle)
         assert arns["server_certificate_arn"] != arns["client_ca_arn"]
-        tags = {t["Key"]: t["Value"] for t in raw.list_tags_for_certificate(
-            CertificateArn=arns["server_certificate_arn"])["Tags"]}
+        tags = {
+            t["Key"]: t["Value"]
+            for t in raw.list_tags_for_certificate(CertificateArn=arns["server_certificate_arn"])["Tags"]
+        }
         assert tags["privlink:link"] == "hello" and tags["privlink:certificate"] == "server"
         again = steps.import_certificates(acm, "hello", "dev", bundle)  # found by tag, same fingerprint
         assert again == arns

@@ -30,20 +30,42 @@ def topic(name, params=()):
 def render(spec):
     """Small stand-ins for the real templates, with the real stack names and binding kinds."""
     link = spec.name
-    producer = RenderedStack(producer_stack(link), spec.producer.account, spec.producer.region,
-                             topic("p", ["Label"]), {"Label": Literal("x")})
+    producer = RenderedStack(
+        producer_stack(link),
+        spec.producer.account,
+        spec.producer.region,
+        topic("p", ["Label"]),
+        {"Label": Literal("x")},
+    )
     stacks = [producer]
     for c in spec.consumers:
-        cons = RenderedStack(consumer_stack(link, c.name), c.account, c.region, topic(f"c-{c.name}", ["Owner"]),
-                             {"Owner": FromAccount(spec.producer.account)}, (producer.stack_name,))
+        cons = RenderedStack(
+            consumer_stack(link, c.name),
+            c.account,
+            c.region,
+            topic(f"c-{c.name}", ["Owner"]),
+            {"Owner": FromAccount(spec.producer.account)},
+            (producer.stack_name,),
+        )
         stacks.append(cons)
         if c.vpn:
-            stacks.append(RenderedStack(
-                vpn_stack(link, c.name), c.account, c.region,
-                topic(f"v-{c.name}", ["ServerCertificateArn", "ClientRootCertificateChainArn"]),
-                {"ServerCertificateArn": FromStep(f"import-certificates:{c.name}", "server_certificate_arn"),
-                 "ClientRootCertificateChainArn": FromStep(f"import-certificates:{c.name}", "client_ca_arn")},
-                (cons.stack_name,)))
+            stacks.append(
+                RenderedStack(
+                    vpn_stack(link, c.name),
+                    c.account,
+                    c.region,
+                    topic(f"v-{c.name}", ["ServerCertificateArn", "ClientRootCertificateChainArn"]),
+                    {
+                        "ServerCertificateArn": FromStep(
+                            f"import-certificates:{c.name}", "server_certificate_arn"
+                        ),
+                        "ClientRootCertificateChainArn": FromStep(
+                            f"import-certificates:{c.name}", "client_ca_arn"
+                        ),
+                    },
+                    (cons.stack_name,),
+                )
+            )
     return stacks
 
 
@@ -60,8 +82,15 @@ def spec():
 @pytest.fixture
 def target(spec, tmp_path, clock):
     with mock_aws():
-        yield AwsTarget(spec, tmp_path / ".privlink", session_factory=session_factory, render=render,
-                        sleep=clock.sleep, clock=clock.now, poll_delay=1)
+        yield AwsTarget(
+            spec,
+            tmp_path / ".privlink",
+            session_factory=session_factory,
+            render=render,
+            sleep=clock.sleep,
+            clock=clock.now,
+            poll_delay=1,
+        )
 
 
 def test_plan_up_rerun_and_down_converge(target, tmp_path):
@@ -79,10 +108,14 @@ def test_plan_up_rerun_and_down_converge(target, tmp_path):
     assert arns["server_certificate_arn"].startswith("arn:aws:acm:eu-central-1:")
     assert state["account_ids"] == {"prod": "123456789012", "dev": "123456789012"}
     cfn = target.gateway.client("cloudformation", "dev", "eu-central-1").raw
-    params = {p["ParameterKey"]: p["ParameterValue"] for p in
-              cfn.describe_stacks(StackName="privlink-hello-vpn-dev")["Stacks"][0]["Parameters"]}
-    assert params == {"ServerCertificateArn": arns["server_certificate_arn"],
-                      "ClientRootCertificateChainArn": arns["client_ca_arn"]}
+    params = {
+        p["ParameterKey"]: p["ParameterValue"]
+        for p in cfn.describe_stacks(StackName="privlink-hello-vpn-dev")["Stacks"][0]["Parameters"]
+    }
+    assert params == {
+        "ServerCertificateArn": arns["server_certificate_arn"],
+        "ClientRootCertificateChainArn": arns["client_ca_arn"],
+    }
 
     lines.clear()
     target.up(lines.append)  # converges: nothing to change, nothing re-imported
@@ -99,18 +132,31 @@ def test_plan_up_rerun_and_down_converge(target, tmp_path):
 
 def test_stacks_no_longer_in_the_spec_are_planned_for_deletion(target, spec, tmp_path, clock):
     target.up()
-    fewer = parse_spec(demo_spec_text().replace("target: local", "target: aws").replace(
-        "    vpn: {client_cidr: 172.16.0.0/22, split_tunnel: true}\n", ""))
-    smaller = AwsTarget(fewer, tmp_path / ".privlink", session_factory=session_factory, render=render,
-                        sleep=clock.sleep, clock=clock.now, poll_delay=1)
+    fewer = parse_spec(
+        demo_spec_text()
+        .replace("target: local", "target: aws")
+        .replace("    vpn: {client_cidr: 172.16.0.0/22, split_tunnel: true}\n", "")
+    )
+    smaller = AwsTarget(
+        fewer,
+        tmp_path / ".privlink",
+        session_factory=session_factory,
+        render=render,
+        sleep=clock.sleep,
+        clock=clock.now,
+        poll_delay=1,
+    )
     assert ("privlink-hello-vpn-dev", "Delete stack") in [(c.stack, c.action) for c in smaller.plan()]
     smaller.up()
     assert smaller.deployer_for("dev", "eu-central-1").describe_stack("privlink-hello-vpn-dev") is None
 
 
 def test_address_targets_are_rejected_naming_the_field(tmp_path):
-    text = demo_spec_text().replace("app: demo ", "app: none ").replace(
-        "targets: []", "targets: [{address: 127.0.0.1:9000}]")
+    text = (
+        demo_spec_text()
+        .replace("app: demo ", "app: none ")
+        .replace("targets: []", "targets: [{address: 127.0.0.1:9000}]")
+    )
     spec = parse_spec(text)
     with pytest.raises(BadInput) as info:
         AwsTarget(spec, tmp_path, session_factory=session_factory, render=render).plan()
