@@ -223,3 +223,19 @@ def test_change_set_wait_times_out_and_says_what_it_waited_for(stubbed, clock):
         DeployFailed, match=r"timed out after 10s waiting for change set .* CREATE_IN_PROGRESS"
     ):
         deployer.create_change_set("privlink-x-producer", {"Resources": {}}, {}, {})
+
+
+def test_a_template_too_large_for_an_inline_body_is_refused_before_any_change(stubbed, clock):
+    cfn, stub = stubbed("cloudformation")
+    stub.add_client_error(
+        "describe_stacks", "ValidationError", "Stack with id privlink-x-producer does not exist"
+    )
+    big = {
+        "Resources": {
+            f"T{i}": {"Type": "AWS::SNS::Topic", "Properties": {"TopicName": "x" * 200}} for i in range(300)
+        }
+    }
+    with pytest.raises(DeployFailed, match="CloudFormation takes at most 51200 inline"):
+        Deployer(cfn, sleep=clock.sleep, clock=clock.now).create_change_set(
+            "privlink-x-producer", big, {}, {}
+        )

@@ -171,3 +171,109 @@ def test_vpn_config_and_connections_before_up_are_state_errors(target):
         target.connections()
     with pytest.raises(BadInput, match="no consumer named 'nope'"):
         target.vpn_config("nope")
+
+
+class StubSession:
+    """Hands out pre-built stubbed clients by service name (what a boto3 Session would build)."""
+
+    def __init__(self, raws):
+        self.raws = raws
+
+    def client(self, service, region_name=None, config=None):
+        return self.raws[service]
+
+
+def stubbed_target(spec, tmp_path, clock, raws):
+    from privlink.spec.models import Account
+    from privlink.targets.aws.gateway import Gateway
+
+    accounts = {"prod": Account(account_id="111111111111"), "dev": Account(account_id="222222222222")}
+    gateway = Gateway(accounts, lambda **kw: StubSession(raws))
+    return AwsTarget(
+        spec, tmp_path, gateway=gateway, render=render, sleep=clock.sleep, clock=clock.now, poll_delay=2
+    )
+
+
+SERVICE_ID = "vpce-svc-0a1b2c3d4e5f60718"
+
+
+def connection(endpoint_id, owner, state):
+    import datetime as dt
+
+    return {
+        "ServiceId": SERVICE_ID,
+        "VpcEndpointId": endpoint_id,
+        "VpcEndpointOwner": owner,
+        "VpcEndpointState": state,
+        "CreationTimestamp": dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc),
+    }
+
+
+def test_up_accepts_declared_consumers_and_waits_for_available(spec, tmp_path, clock, stubbed):
+    ec2, stub = stubbed("ec2")
+    endpoint = "vpce-0aaaaaaaaaaaaaaa1"
+    stub.add_response(
+        "describe_vpc_endpoint_connections",
+        {
+            "VpcEndpointConnections": [
+                connection(endpoint, "222222222222", "pendingAcceptance"),
+                connection("vpce-0ccccccccccccccc3", "333333333333", "pendingAcceptance"),
+            ]
+        },
+    )
+    stub.add_response(
+        "accept_vpc_endpoint_connections",
+        {"Unsuccessful": []},
+        {"ServiceId": SERVICE_ID, "VpcEndpointIds": [endpoint]},
+    )
+    stub.add_response(
+        "describe_vpc_endpoint_connections",
+        {"VpcEndpointConnections": [connection(endpoint, "222222222222", "available")]},
+    )
+    target = stubbed_target(spec, tmp_path, clock, {"ec2": ec2.raw})
+    consumer = render(spec)[1]
+    lines = []
+    target._settle_connections(
+        [consumer],
+        {"privlink-hello-producer": {"ServiceId": SERVICE_ID}, consumer.stack_name: {"EndpointId": endpoint}},
+        lines.append,
+    )
+    assert lines == [f"accepted endpoint connection {endpoint}"]
+
+
+def test_down_rejects_leftover_connections_before_deleting_the_producer(spec, tmp_path, clock, stubbed):
+    import datetime as dt
+
+    cfn, cstub = stubbed("cloudformation")
+    ec2, stub = stubbed("ec2")
+    cstub.add_response(
+        "describe_stacks",
+        {
+            "Stacks": [
+                {
+                    "StackName": "privlink-hello-producer",
+                    "CreationTime": dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc),
+                    "StackStatus": "CREATE_COMPLETE",
+                    "Outputs": [{"OutputKey": "ServiceId", "OutputValue": SERVICE_ID}],
+                }
+            ]
+        },
+    )
+    stub.add_response(
+        "describe_vpc_endpoint_connections",
+        {
+            "VpcEndpointConnections": [
+                connection("vpce-0ccccccccccccccc3", "333333333333", "available"),
+                connection("vpce-0aaaaaaaaaaaaaaa1", "222222222222", "rejected"),
+            ]
+        },
+    )
+    stub.add_response(
+        "reject_vpc_endpoint_connections",
+        {"Unsuccessful": []},
+        {"ServiceId": SERVICE_ID, "VpcEndpointIds": ["vpce-0ccccccccccccccc3"]},
+    )
+    target = stubbed_target(spec, tmp_path, clock, {"ec2": ec2.raw, "cloudformation": cfn.raw})
+    lines = []
+    target._reject_remaining(lines.append)
+    assert lines == ["rejecting 1 remaining endpoint connection(s) so the service can be deleted"]

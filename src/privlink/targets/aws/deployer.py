@@ -20,6 +20,7 @@ from privlink.targets.base import PlannedChange, Progress, no_progress
 CAPABILITIES = ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"]
 NO_CHANGES = ("didn't contain changes", "No updates are to be performed", "The submitted information didn't")
 CHANGE_SET_PREFIX = "privlink-"
+MAX_TEMPLATE_BODY = 51_200  # bytes CloudFormation accepts inline (TemplateBody); more needs S3
 
 
 @dataclass
@@ -121,10 +122,18 @@ class Deployer:
         if stack is not None and stack["StackStatus"].endswith("_IN_PROGRESS") and kind == "UPDATE":
             self.wait_for_stack(stack_name, "an operation already in progress")
         name = f"{CHANGE_SET_PREFIX}{uuid.uuid4().hex[:16]}"
+        body = json.dumps(template, separators=(",", ":"))
+        size = len(body.encode())
+        if size > MAX_TEMPLATE_BODY:
+            raise DeployFailed(
+                stack_name,
+                f"template is {size} bytes; CloudFormation takes at most {MAX_TEMPLATE_BODY} inline",
+                "use fewer AZs or targets; uploading templates to S3 is not supported yet",
+            )
         try:
             created = self.cfn.create_change_set(
                 StackName=stack_name,
-                TemplateBody=json.dumps(template),
+                TemplateBody=body,
                 Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
                 Capabilities=CAPABILITIES,
                 ChangeSetName=name,
