@@ -39,8 +39,8 @@ def test_role_accounts_assume_the_role_with_the_external_id():
     with mock_aws():
         gw = Gateway({"dev": Account(role_arn=role, external_id="xyz")}, recording_factory(calls))
         assert gw.account_id("dev") == "222222222222"  # moto answers as the assumed role's account
-    assumed = calls[-1]
-    assert assumed["aws_access_key_id"] and assumed["aws_session_token"]
+        creds = calls[-1]["botocore_session"].get_credentials()
+        assert creds.method == "sts-assume-role" and creds.get_frozen_credentials().token
 
 
 def test_configured_account_id_skips_sts():

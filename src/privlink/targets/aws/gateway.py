@@ -27,6 +27,18 @@ def boto3_session(**kwargs: Any) -> Any:
     return boto3.session.Session(**kwargs)
 
 
+def refreshing_botocore_session(fetch: Callable[[], dict[str, str]]) -> Any:
+    """A botocore session whose credentials come from `fetch` and are refreshed before expiry."""
+    from botocore.credentials import RefreshableCredentials
+    from botocore.session import get_session
+
+    session = get_session()
+    session._credentials = RefreshableCredentials.create_from_metadata(
+        metadata=fetch(), refresh_using=fetch, method="sts-assume-role"
+    )
+    return session
+
+
 def client_config() -> Any:
     from botocore.config import Config
 
@@ -174,12 +186,19 @@ class Gateway:
             kwargs: dict[str, Any] = {"RoleArn": config.role_arn, "RoleSessionName": SESSION_NAME}
             if config.external_id:
                 kwargs["ExternalId"] = config.external_id
-            creds = sts.assume_role(**kwargs)["Credentials"]
+
+            def fetch() -> dict[str, str]:
+                creds = sts.assume_role(**kwargs)["Credentials"]
+                return {
+                    "access_key": creds["AccessKeyId"],
+                    "secret_key": creds["SecretAccessKey"],
+                    "token": creds["SessionToken"],
+                    "expiry_time": creds["Expiration"].isoformat(),
+                }
+
+            # Refreshed before they expire: a long `up` (Client VPN, cross-region) can outlast one hour.
             return self.session_factory(
-                aws_access_key_id=creds["AccessKeyId"],
-                aws_secret_access_key=creds["SecretAccessKey"],
-                aws_session_token=creds["SessionToken"],
-                region_name=self.default_region,
+                botocore_session=refreshing_botocore_session(fetch), region_name=self.default_region
             )
         try:
             return self.session_factory(profile_name=config.profile, region_name=self.default_region)
