@@ -116,7 +116,9 @@ def run(argv: list[str] | None = None) -> None:
     register_commands()
     debug = "--debug" in (argv if argv is not None else sys.argv)
     try:
-        app(args=argv, standalone_mode=False)
+        rc = app(args=argv, standalone_mode=False)
+        if isinstance(rc, int) and rc:  # `typer.Exit(n)` is returned, not raised, outside standalone mode
+            sys.exit(rc)
     except PrivlinkError as exc:
         report_error(exc, debug)
         sys.exit(exc.exit_code)

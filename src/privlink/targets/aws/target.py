@@ -1,0 +1,549 @@
+"""The aws target: deploys the rendered stacks with change sets and runs the steps around them.
+
+`up` order: producer -> consumers in parallel (threads) while accepting pending connections from
+declared consumers -> wait until their endpoints are available -> import certificates -> VPN
+stacks -> private DNS verification. Re-running `up` converges; non-secret state (account IDs,
+imported certificate ARNs) is kept in `<state_dir>/aws.json` so an interrupted run can finish.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from privlink import deploy as binding
+from privlink.certs import CertBundle, ensure_certificates, fingerprint
+from privlink.errors import BadInput, DeployFailed, StateError
+from privlink.spec.models import Spec
+from privlink.targets.aws import steps
+from privlink.targets.aws.deployer import Deployer, template_changes
+from privlink.targets.aws.gateway import Gateway, SessionFactory, boto3_session
+from privlink.targets.base import ActionResult, Connection, PlannedChange, Progress, Target, no_progress
+from privlink.templates import naming
+from privlink.templates.stacks import FromStep, RenderedStack, delete_batches, deploy_batches
+
+STATE_FILE = "aws.json"
+STEP_IMPORT = "import-certificates"
+LIVE_STATUSES = [
+    "CREATE_IN_PROGRESS",
+    "CREATE_FAILED",
+    "CREATE_COMPLETE",
+    "ROLLBACK_IN_PROGRESS",
+    "ROLLBACK_FAILED",
+    "ROLLBACK_COMPLETE",
+    "DELETE_IN_PROGRESS",
+    "DELETE_FAILED",
+    "UPDATE_IN_PROGRESS",
+    "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS",
+    "UPDATE_COMPLETE",
+    "UPDATE_FAILED",
+    "UPDATE_ROLLBACK_IN_PROGRESS",
+    "UPDATE_ROLLBACK_FAILED",
+    "UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS",
+    "UPDATE_ROLLBACK_COMPLETE",
+    "REVIEW_IN_PROGRESS",
+    "IMPORT_IN_PROGRESS",
+    "IMPORT_COMPLETE",
+    "IMPORT_ROLLBACK_IN_PROGRESS",
+    "IMPORT_ROLLBACK_FAILED",
+    "IMPORT_ROLLBACK_COMPLETE",
+]
+
+
+def check_aws_spec(spec: Spec) -> None:
+    """Spec choices the aws target cannot deploy: BadInput naming the field."""
+    for i, target in enumerate(spec.producer.service.targets):
+        if target.address is not None:
+            raise BadInput(
+                f"producer.service.targets[{i}].address",
+                f"{target.address} is a loopback address, which only the local target can reach",
+                "use {ip: ...} or {instance: i-...} targets on the aws target",
+            )
+
+
+def locked(progress: Progress) -> Progress:
+    """A progress callback safe to call from several threads."""
+    lock = threading.Lock()
+
+    def report(line: str) -> None:
+        with lock:
+            progress(line)
+
+    return report
+
+
+class AwsState:
+    """Non-secret state in `<state_dir>/aws.json`: account IDs, step values (certificate ARNs)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+        self.data: dict[str, Any] = {"account_ids": {}, "steps": {}, "certificates": {}}
+        if path.exists():
+            try:
+                loaded = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, ValueError) as exc:
+                raise StateError(
+                    str(path), f"unreadable: {exc}", "delete the file; privlink up rebuilds it"
+                ) from exc
+            if not isinstance(loaded, dict):
+                raise StateError(str(path), "not a JSON object", "delete the file; privlink up rebuilds it")
+            self.data.update(loaded)
+
+    @property
+    def steps(self) -> dict[str, dict[str, str]]:
+        return self.data["steps"]
+
+    def update(self, section: str, key: str, value: Any) -> None:
+        with self._lock:
+            self.data.setdefault(section, {})[key] = value
+            self._save()
+
+    def remove(self, section: str, key: str) -> None:
+        with self._lock:
+            if key in self.data.get(section, {}):
+                del self.data[section][key]
+                self._save()
+
+    def _save(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        tmp.write_text(json.dumps(self.data, indent=2, sort_keys=True), encoding="utf-8")
+        tmp.replace(self.path)
+
+
+class AwsTarget(Target):
+    name = "aws"
+
+    def __init__(
+        self,
+        spec: Spec,
+        state_dir: Path,
+        *,
+        session_factory: SessionFactory = boto3_session,
+        gateway: Gateway | None = None,
+        render: Callable[[Spec], list[RenderedStack]] | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        poll_delay: float = 5.0,
+        connection_timeout: float = 900.0,
+        dns_timeout: float = 900.0,
+    ) -> None:
+        super().__init__(spec, state_dir)
+        self.gateway = gateway or Gateway(spec.accounts, session_factory, default_region=spec.producer.region)
+        self._render = render
+        self.clock = steps.Clock(sleep=sleep, now=clock, poll=poll_delay)
+        self.connection_timeout = connection_timeout
+        self.dns_timeout = dns_timeout
+        self._state: AwsState | None = None
+
+    # -- plumbing ---------------------------------------------------------------------------------
+    @property
+    def state(self) -> AwsState:
+        if self._state is None:
+            self._state = AwsState(self.state_dir / STATE_FILE)
+        return self._state
+
+    def stacks(self) -> list[RenderedStack]:
+        check_aws_spec(self.spec)
+        if self._render is None:
+            from privlink.templates.render import render_stacks
+
+            self._render = render_stacks
+        return self._render(self.spec)
+
+    def deployer(self, stack: RenderedStack, progress: Progress = no_progress) -> Deployer:
+        return self.deployer_for(stack.account, stack.region, progress)
+
+    def deployer_for(self, account: str, region: str, progress: Progress = no_progress) -> Deployer:
+        cfn = self.gateway.client("cloudformation", account, region)
+        return Deployer(
+            cfn, progress, sleep=self.clock.sleep, clock=self.clock.now, poll_delay=self.clock.poll
+        )
+
+    def account_id(self, label: str) -> str:
+        known = self.state.data["account_ids"].get(label)
+        if known:
+            return known
+        found = self.gateway.account_id(label)
+        self.state.update("account_ids", label, found)
+        return found
+
+    def tags(self, stack: RenderedStack) -> dict[str, str]:
+        return {naming.TAG_LINK: self.spec.name, naming.TAG_PART: stack.name.part}
+
+    def consumer_owners(self) -> dict[str, str]:
+        """Declared consumer account IDs -> consumer names (joined when several share an account)."""
+        owners: dict[str, str] = {}
+        for consumer in self.spec.consumers:
+            account = self.account_id(consumer.account)
+            owners[account] = f"{owners[account]},{consumer.name}" if account in owners else consumer.name
+        return owners
+
+    def producer_stack(self) -> str:
+        return naming.producer_stack(self.spec.name).name
+
+    def producer_outputs(self) -> dict[str, str]:
+        producer = self.spec.producer
+        return self.deployer_for(producer.account, producer.region).outputs(self.producer_stack())
+
+    def service_id(self) -> str:
+        service_id = self.producer_outputs().get(naming.OUT_SERVICE_ID)
+        if not service_id:
+            raise StateError(
+                self.producer_stack(), "not deployed (no ServiceId output)", "run privlink up first"
+            )
+        return service_id
+
+    def producer_ec2(self) -> Any:
+        return self.gateway.client("ec2", self.spec.producer.account, self.spec.producer.region)
+
+    def cert_dir(self, consumer: str) -> Path:
+        return self.state_dir / "certs" / consumer
+
+    def needed_steps(self, stack: RenderedStack) -> list[str]:
+        return sorted({b.step for b in stack.parameters.values() if isinstance(b, FromStep)})
+
+    def orphans(self, stacks: list[RenderedStack]) -> list[tuple[str, str, str]]:
+        """(account, region, stack name) of this link's stacks that the spec no longer renders."""
+        wanted = {s.stack_name for s in stacks}
+        prefix = f"privlink-{self.spec.name}-"
+        found = []
+        for account, region in sorted({(s.account, s.region) for s in stacks}):
+            cfn = self.gateway.client("cloudformation", account, region)
+            for summary in cfn.paginate("list_stacks", "StackSummaries", StackStatusFilter=LIVE_STATUSES):
+                name = summary["StackName"]
+                if name.startswith(prefix) and name not in wanted:
+                    found.append((account, region, name))
+        return found
+
+    # -- steps ------------------------------------------------------------------------------------
+    def run_step(self, step: str, progress: Progress) -> dict[str, str]:
+        kind, _, consumer_name = step.partition(":")
+        if kind != STEP_IMPORT:
+            raise DeployFailed(step, "unknown step", "the templates and the aws target disagree; report it")
+        consumer = self.spec.consumer(consumer_name)
+        bundle = ensure_certificates(self.cert_dir(consumer_name), self.spec.name, consumer_name)
+        acm = self.gateway.client("acm", consumer.account, consumer.region)
+        values = steps.import_certificates(
+            acm, self.spec.name, consumer_name, bundle, self.state.steps.get(step), progress
+        )
+        self.state.update("steps", step, values)
+        self.state.update(
+            "certificates",
+            consumer_name,
+            {
+                "account": consumer.account,
+                "region": consumer.region,
+                "ca_fingerprint": fingerprint(bundle.ca_cert),
+                "arns": sorted(set(values.values())),
+            },
+        )
+        return values
+
+    # -- plan -------------------------------------------------------------------------------------
+    def plan(self, progress: Progress = no_progress) -> list[PlannedChange]:
+        stacks = self.stacks()
+        outputs: dict[str, dict[str, str]] = {}
+        lines: list[PlannedChange] = []
+        for batch in deploy_batches(stacks):
+            for stack in batch:
+                deployer = self.deployer(stack)
+                for step in self.needed_steps(stack):
+                    if step not in self.state.steps:
+                        lines.append(PlannedChange(stack.stack_name, "Step", detail=step))
+                values, missing = binding.resolve(stack, outputs, self.state.steps, self.account_id)
+                if missing:
+                    waits = ", ".join(m.source for m in missing)
+                    exists = deployer.describe_stack(stack.stack_name) is not None
+                    if exists:
+                        lines.append(PlannedChange(stack.stack_name, "Modify", detail=f"after {waits}"))
+                    else:
+                        lines.extend(template_changes(stack.stack_name, stack.template, f"after {waits}"))
+                    continue
+                progress(f"{stack.stack_name}: creating a change set to compare")
+                result = deployer.create_change_set(
+                    stack.stack_name, stack.template, values, self.tags(stack)
+                )
+                try:
+                    if result.no_changes:
+                        lines.append(PlannedChange(stack.stack_name, "No change"))
+                    else:
+                        lines.extend(result.changes)
+                finally:
+                    deployer.discard(result)
+                outputs[stack.stack_name] = deployer.outputs(stack.stack_name)
+        for _account, _region, name in self.orphans(stacks):
+            lines.append(PlannedChange(name, "Delete stack", detail="no longer in the spec"))
+        return lines
+
+    # -- up ---------------------------------------------------------------------------------------
+    def up(self, progress: Progress = no_progress) -> dict[str, Any]:
+        progress = locked(progress)
+        stacks = self.stacks()
+        for label in sorted({s.account for s in stacks}):
+            self.account_id(label)  # fail early on credentials, before anything is created
+        outputs: dict[str, dict[str, str]] = {}
+        for batch in deploy_batches(stacks):
+            for stack in batch:
+                for step in self.needed_steps(stack):
+                    self.run_step(step, progress)
+            self._deploy_batch(batch, outputs, progress)
+            if any(s.name.part == "consumer" for s in batch):
+                self._settle_connections(batch, outputs, progress)
+        for account, region, name in reversed(self.orphans(stacks)):
+            progress(f"{name}: no longer in the spec; deleting")
+            self.deployer_for(account, region, progress).delete_stack(name)
+        dns_name = self.spec.producer.endpoint_service.private_dns_name
+        if dns_name:
+            service_id = (
+                outputs.get(self.producer_stack(), {}).get(naming.OUT_SERVICE_ID) or self.service_id()
+            )
+            route53 = self.gateway.client("route53", self.spec.producer.account, "us-east-1")
+            steps.verify_private_dns(
+                self.producer_ec2(), route53, service_id, dns_name, self.clock, self.dns_timeout, progress
+            )
+        return self.status()
+
+    def _deploy_batch(
+        self, batch: list[RenderedStack], outputs: dict[str, dict[str, str]], progress: Progress
+    ) -> None:
+        acceptor_stop = threading.Event()
+        acceptor = None
+        if any(s.name.part == "consumer" for s in batch) and self._auto_accept():
+            service_id = outputs.get(self.producer_stack(), {}).get(naming.OUT_SERVICE_ID)
+            if service_id:
+                acceptor = threading.Thread(
+                    target=self._accept_until, args=(service_id, acceptor_stop, progress), daemon=True
+                )
+                acceptor.start()
+
+        def deploy_one(stack: RenderedStack) -> tuple[str, dict[str, str]]:
+            values = binding.bind_parameters(stack, outputs, self.state.steps, self.account_id)
+            result = self.deployer(stack, progress).deploy(
+                stack.stack_name, stack.template, values, self.tags(stack)
+            )
+            return stack.stack_name, result
+
+        try:
+            with ThreadPoolExecutor(max_workers=max(1, min(8, len(batch)))) as pool:
+                futures = [pool.submit(deploy_one, s) for s in batch]
+                errors = []
+                for future in futures:
+                    try:
+                        name, result = future.result()
+                        outputs[name] = result
+                    except Exception as exc:  # report every failed stack, raise the first
+                        errors.append(exc)
+                if errors:
+                    for extra in errors[1:]:
+                        progress(f"also failed: {extra}")
+                    raise errors[0]
+        finally:
+            acceptor_stop.set()
+            if acceptor is not None:
+                acceptor.join(timeout=60)
+
+    def _auto_accept(self) -> bool:
+        service = self.spec.producer.endpoint_service
+        return service.acceptance_required and service.auto_accept
+
+    def _accept_until(self, service_id: str, stop: threading.Event, progress: Progress) -> None:
+        """Accept declared consumers' pending connections while their stacks are being created
+        (CloudFormation may wait for the endpoint to leave pendingAcceptance, or may not)."""
+        owners = self.consumer_owners()
+        while not stop.is_set():
+            try:
+                steps.accept_declared_once(self.producer_ec2(), service_id, owners, progress)
+            except Exception as exc:  # the main thread's wait reports persistent failures
+                progress(f"accepting connections: {exc}")
+            stop.wait(self.clock.poll or 0.01)
+
+    def _settle_connections(
+        self, batch: list[RenderedStack], outputs: dict[str, dict[str, str]], progress: Progress
+    ) -> None:
+        service_id = outputs.get(self.producer_stack(), {}).get(naming.OUT_SERVICE_ID)
+        endpoint_ids = [
+            outputs.get(s.stack_name, {}).get(naming.OUT_ENDPOINT_ID)
+            for s in batch
+            if s.name.part == "consumer"
+        ]
+        endpoint_ids = [e for e in endpoint_ids if e]
+        if not service_id or not endpoint_ids:
+            return
+        if (
+            self.spec.producer.endpoint_service.acceptance_required
+            and not self.spec.producer.endpoint_service.auto_accept
+        ):
+            progress(
+                "auto_accept is off: accept the consumers' connections with privlink connections accept ID"
+            )
+            return
+        steps.wait_for_endpoints(
+            self.producer_ec2(),
+            service_id,
+            self.consumer_owners(),
+            endpoint_ids,
+            self.clock,
+            self.connection_timeout,
+            accept=self._auto_accept(),
+            progress=progress,
+        )
+
+    # -- status -----------------------------------------------------------------------------------
+    def status(self) -> dict[str, Any]:
+        stacks = self.stacks()
+        report: dict[str, Any] = {"target": "aws", "link": self.spec.name, "stacks": [], "consumers": []}
+        outputs: dict[str, dict[str, str]] = {}
+        for stack in stacks:
+            found = self.deployer(stack).describe_stack(stack.stack_name)
+            outputs[stack.stack_name] = (
+                {o["OutputKey"]: o.get("OutputValue", "") for o in found.get("Outputs", [])} if found else {}
+            )
+            report["stacks"].append(
+                {
+                    "name": stack.stack_name,
+                    "part": stack.name.part,
+                    "account": stack.account,
+                    "region": stack.region,
+                    "status": found["StackStatus"] if found else "NOT_DEPLOYED",
+                }
+            )
+        producer = outputs.get(self.producer_stack(), {})
+        report["service_id"] = producer.get(naming.OUT_SERVICE_ID, "")
+        report["service_name"] = producer.get(naming.OUT_SERVICE_NAME, "")
+        connections: list[Connection] = []
+        if report["service_id"]:
+            connections = steps.list_connections(
+                self.producer_ec2(), report["service_id"], self.consumer_owners()
+            )
+            dns = steps.dns_configuration(self.producer_ec2(), report["service_id"])
+            if dns:
+                report["private_dns"] = {
+                    "name": self.spec.producer.endpoint_service.private_dns_name,
+                    "state": dns.get("State", ""),
+                    "record": dns.get("Name", ""),
+                    "value": dns.get("Value", ""),
+                }
+        report["connections"] = [c.__dict__ for c in connections]
+        states = {c.endpoint_id: c.state for c in connections}
+        for consumer in self.spec.consumers:
+            out = outputs.get(naming.consumer_stack(self.spec.name, consumer.name).name, {})
+            vpn = outputs.get(naming.vpn_stack(self.spec.name, consumer.name).name, {})
+            endpoint_id = out.get(naming.OUT_ENDPOINT_ID, "")
+            report["consumers"].append(
+                {
+                    "name": consumer.name,
+                    "account": consumer.account,
+                    "region": consumer.region,
+                    "endpoint_id": endpoint_id,
+                    "endpoint_state": states.get(endpoint_id, ""),
+                    "dns_entries": [e for e in out.get(naming.OUT_ENDPOINT_DNS_ENTRIES, "").split(",") if e],
+                    "private_name": out.get(naming.OUT_PRIVATE_NAME, ""),
+                    "vpn_endpoint_id": vpn.get(naming.OUT_CLIENT_VPN_ENDPOINT_ID, ""),
+                }
+            )
+        return report
+
+    # -- down -------------------------------------------------------------------------------------
+    def down(self, progress: Progress = no_progress) -> None:
+        progress = locked(progress)
+        stacks = self.stacks()
+        for account, region, name in reversed(self.orphans(stacks)):
+            self.deployer_for(account, region, progress).delete_stack(name)
+        for batch in delete_batches(stacks):
+            if any(s.name.part == "producer" for s in batch):
+                self._reject_remaining(progress)
+            with ThreadPoolExecutor(max_workers=max(1, min(8, len(batch)))) as pool:
+                futures = [pool.submit(self.deployer(s, progress).delete_stack, s.stack_name) for s in batch]
+                for future in futures:
+                    future.result()
+        self._delete_certificates(progress)
+
+    def _reject_remaining(self, progress: Progress) -> None:
+        """Endpoints from undeclared consumers keep the endpoint service alive: reject them first."""
+        service_id = self.producer_outputs().get(naming.OUT_SERVICE_ID)
+        if not service_id:
+            return
+        live = [
+            c.endpoint_id
+            for c in steps.list_connections(self.producer_ec2(), service_id)
+            if c.state not in ("rejected", "deleted", "deleting", "failed", "expired")
+        ]
+        if live:
+            progress(f"rejecting {len(live)} remaining endpoint connection(s) so the service can be deleted")
+            steps.act_on_connections(self.producer_ec2(), service_id, live, accept=False)
+
+    def _delete_certificates(self, progress: Progress) -> None:
+        for consumer in self.spec.consumers:
+            if consumer.vpn is None and consumer.name not in self.state.data["certificates"]:
+                continue
+            acm = self.gateway.client("acm", consumer.account, consumer.region)
+            arns = set(self.state.data["certificates"].get(consumer.name, {}).get("arns", []))
+            for role in ("server", "client"):
+                found = steps.find_certificate(acm, self.spec.name, consumer.name, role)
+                if found:
+                    arns.add(found)
+            for arn in sorted(arns):
+                if steps.delete_certificate(acm, arn):
+                    progress(f"acm: deleted {arn}")
+            self.state.remove("certificates", consumer.name)
+            self.state.remove("steps", f"{STEP_IMPORT}:{consumer.name}")
+
+    # -- connections ------------------------------------------------------------------------------
+    def connections(self) -> list[Connection]:
+        return steps.list_connections(self.producer_ec2(), self.service_id(), self.consumer_owners())
+
+    def accept(self, endpoint_ids: list[str]) -> ActionResult:
+        return steps.act_on_connections(self.producer_ec2(), self.service_id(), endpoint_ids, accept=True)
+
+    def reject(self, endpoint_ids: list[str]) -> ActionResult:
+        return steps.act_on_connections(self.producer_ec2(), self.service_id(), endpoint_ids, accept=False)
+
+    # -- vpn --------------------------------------------------------------------------------------
+    def vpn_config(self, consumer: str) -> str:
+        try:
+            declared = self.spec.consumer(consumer)
+        except KeyError:
+            names = ", ".join(c.name for c in self.spec.consumers) or "none"
+            raise BadInput(
+                "--consumer", f"no consumer named {consumer!r}", f"declared consumers: {names}"
+            ) from None
+        if declared.vpn is None:
+            raise BadInput(
+                f"consumers[{consumer}].vpn", "this consumer has no Client VPN", "add vpn: {} and run up"
+            )
+        vpn = self.deployer_for(declared.account, declared.region).outputs(
+            naming.vpn_stack(self.spec.name, consumer).name
+        )
+        endpoint_id = vpn.get(naming.OUT_CLIENT_VPN_ENDPOINT_ID)
+        if not endpoint_id:
+            raise StateError(
+                naming.vpn_stack(self.spec.name, consumer).name, "not deployed", "run privlink up first"
+            )
+        bundle = self._deployed_bundle(consumer)
+        ec2 = self.gateway.client("ec2", declared.account, declared.region)
+        return steps.export_vpn_config(ec2, endpoint_id, bundle)
+
+    def _deployed_bundle(self, consumer: str) -> CertBundle:
+        directory = self.cert_dir(consumer)
+        expected = self.state.data["certificates"].get(consumer, {}).get("ca_fingerprint")
+        if not (directory / "ca.crt").exists() or not expected:
+            raise StateError(
+                str(directory),
+                "the certificates imported by up are missing here",
+                "run privlink up from this directory (it re-imports new certificates)",
+            )
+        bundle = ensure_certificates(directory, self.spec.name, consumer)
+        if fingerprint(bundle.ca_cert) != expected:
+            raise StateError(
+                str(directory),
+                "the CA differs from the one imported into ACM",
+                "run privlink up to import the current certificates",
+            )
+        return bundle
