@@ -16,23 +16,4 @@ def cross_region_spec() -> Spec:
     return parse_spec(demo_spec_text(cross_region=True))
 
 
-SRC = __import__("pathlib").Path(__file__).resolve().parents[1] / "src"
-
-
-def run_privlink(*args: str, cwd, timeout: float = 60, env: dict | None = None, input=None):
-    """Run `python -m privlink ARGS` from this checkout's sources, as a user would run it."""
-    import os
-    import subprocess
-    import sys
-
-    full_env = {**os.environ, "PYTHONPATH": str(SRC), **(env or {})}
-    full_env.pop("PRIVLINK_DEBUG", None)
-    return subprocess.run(
-        [sys.executable, "-m", "privlink", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env=full_env,
-        input=input,
-    )
+from privlink_testing import SRC, run_privlink  # noqa: E402,F401  (re-exported for older imports)

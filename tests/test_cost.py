@@ -7,11 +7,11 @@ import json
 
 import pytest
 
-from conftest import run_privlink as privlink
 from privlink.cost import Usage, estimate, format_text, load_prices, tiered
 from privlink.errors import BadInput
 from privlink.spec import parse_spec
 from privlink.spec.demo import demo_spec_text
+from privlink_testing import run_privlink as privlink
 
 
 def by_item(est):

@@ -6,11 +6,11 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from conftest import run_privlink as privlink
 from privlink.diagram import draw, ids_from_status, inline_images, output_format
 from privlink.errors import BadInput
 from privlink.spec import parse_spec
 from privlink.spec.demo import demo_spec_text
+from privlink_testing import run_privlink as privlink
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 SVG = "{http://www.w3.org/2000/svg}"

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import run_privlink as privlink
 from privlink.iam_policy import actions_in, policies, policy_for
 from privlink.spec import parse_spec
 from privlink.spec.demo import demo_spec_text
+from privlink_testing import run_privlink as privlink
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "privlink"
 

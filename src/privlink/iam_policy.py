@@ -271,6 +271,7 @@ CERTIFICATES = Group(
     "VpnCertificates",
     "import the Client VPN server and client CA certificates into ACM, and remove them on down",
     (
+        "acm:GetCertificate",
         "acm:ImportCertificate",
         "acm:DeleteCertificate",
         "acm:AddTagsToCertificate",

@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from conftest import run_privlink as privlink
 from privlink.spec.demo import demo_spec_text
+from privlink_testing import run_privlink as privlink
 
 APPROVAL = "auto_accept: true\n    auto_approval: {registry: true}"
 

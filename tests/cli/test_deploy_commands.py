@@ -5,11 +5,11 @@ import stat
 
 import pytest
 
-from conftest import run_privlink
 from privlink.cli import main
 from privlink.errors import DeployFailed
 from privlink.spec.demo import demo_spec_text
 from privlink.targets.base import ActionResult, Connection, PlannedChange, Target
+from privlink_testing import run_privlink
 
 
 class RecordingTarget(Target):

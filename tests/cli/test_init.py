@@ -1,7 +1,7 @@
 from __future__ import annotations
 
-from conftest import run_privlink as privlink
 from privlink.spec import load_spec
+from privlink_testing import run_privlink as privlink
 
 
 def test_init_writes_demo_and_refuses_to_overwrite(tmp_path):

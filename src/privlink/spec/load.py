@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import re
 from pathlib import Path
 from typing import Any
 
@@ -91,7 +92,12 @@ def spec_error_from(exc: ValidationError, data: Any, source: str) -> SpecError:
 def format_loc(loc: list[Any]) -> str:
     out = ""
     for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif not re.fullmatch(r"[A-Za-z0-9_.-]+", str(part)):
+            out += f"[{str(part)!r}]"  # a key a user could not otherwise see (spaces, newlines)
+        else:
+            out += f".{part}" if out else str(part)
     return out
 
 
