@@ -90,3 +90,12 @@ def account_id_param(label: str) -> str:
     if not re.fullmatch(r"[a-z][a-z0-9]*", label):
         name += hashlib.sha256(label.encode()).hexdigest()[:8]
     return name
+
+
+# The step that imports a consumer's VPN certificates into ACM, and the values it produces.
+STEP_SERVER_CERT_ARN = "server_certificate_arn"
+STEP_CLIENT_CA_ARN = "client_ca_arn"
+
+
+def import_certificates_step(consumer: str) -> str:
+    return f"import-certificates:{consumer}"
