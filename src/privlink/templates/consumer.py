@@ -6,7 +6,13 @@ from typing import Any
 
 from troposphere import GetAtt, Join, Ref, Select, Split
 from troposphere.ec2 import SecurityGroup, SecurityGroupRule, VPCEndpoint
-from troposphere.route53 import AliasTarget, HostedZone, HostedZoneConfiguration, HostedZoneVPCs, RecordSetType
+from troposphere.route53 import (
+    AliasTarget,
+    HostedZone,
+    HostedZoneConfiguration,
+    HostedZoneVPCs,
+    RecordSetType,
+)
 
 from privlink.spec.models import Consumer, Spec
 from privlink.templates import naming

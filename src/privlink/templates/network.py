@@ -62,9 +62,7 @@ class Network:
     created: bool  # True when this stack creates the VPC
 
 
-def add_network(
-    b: StackBuilder, vpc: Vpc, placement: AzPlacement, want_az_ids: bool = False
-) -> Network:
+def add_network(b: StackBuilder, vpc: Vpc, placement: AzPlacement, want_az_ids: bool = False) -> Network:
     """Add the VPC (new or referenced) to the template and its VpcId/VpcCidr/SubnetIds outputs."""
     if vpc.cidr is not None:
         net = add_new_vpc(b, vpc.cidr, vpc.azs, placement)
@@ -80,9 +78,7 @@ def add_network(
 
 def add_new_vpc(b: StackBuilder, cidr: str, azs: int, placement: AzPlacement) -> Network:
     prefix = f"privlink-{b.link}-{b.part}"
-    vpc = b.add(
-        VPC(VPC_ID, CidrBlock=cidr, EnableDnsSupport=True, EnableDnsHostnames=True), name=prefix
-    )
+    vpc = b.add(VPC(VPC_ID, CidrBlock=cidr, EnableDnsSupport=True, EnableDnsHostnames=True), name=prefix)
     table = b.add(RouteTable(ROUTE_TABLE, VpcId=Ref(vpc)), name=f"{prefix}-private")
     cidrs = subnet_cidrs(cidr, azs)
     subnets = []

@@ -8,12 +8,17 @@ from typing import Any
 
 from troposphere import AWSHelperFn, GetAtt, Ref, Sub
 from troposphere.ec2 import (
+    BlockDeviceMapping,
+    EbsBlockDevice,
+    Instance,
+    MetadataOptions,
+    NetworkInterfaceProperty,
+    SecurityGroup,
+    SecurityGroupRule,
     VPCEndpointConnectionNotification,
     VPCEndpointService,
     VPCEndpointServicePermissions,
 )
-from troposphere.ec2 import BlockDeviceMapping, EbsBlockDevice, Instance, MetadataOptions
-from troposphere.ec2 import NetworkInterfaceProperty, SecurityGroup, SecurityGroupRule
 from troposphere.elasticloadbalancingv2 import (
     Action,
     Listener,
@@ -140,9 +145,7 @@ def add_target_group(b: StackBuilder, spec: Spec, net: Network) -> TargetGroup:
         HealthyThresholdCount=check.healthy_threshold,
         UnhealthyThresholdCount=check.unhealthy_threshold,
         TargetGroupAttributes=[
-            TargetGroupAttribute(
-                Key="proxy_protocol_v2.enabled", Value=bool_text(service.proxy_protocol)
-            ),
+            TargetGroupAttribute(Key="proxy_protocol_v2.enabled", Value=bool_text(service.proxy_protocol)),
             TargetGroupAttribute(
                 Key="deregistration_delay.timeout_seconds", Value=str(DEREGISTRATION_DELAY_SECONDS)
             ),

@@ -38,8 +38,7 @@ def check_renderable(spec: Spec) -> None:
                 "producer.service.idle_timeout",
                 f"cross-region PrivateLink (consumers[{i}] is in {consumer.region}) does not work "
                 "with a custom NLB idle timeout",
-                "remove idle_timeout (the NLB default is 350 s), or keep consumers in "
-                f"{producer.region}",
+                f"remove idle_timeout (the NLB default is 350 s), or keep consumers in {producer.region}",
             )
     kinds = {"instance" if t.instance else "ip" for t in service.targets}
     if len(kinds) > 1:

@@ -80,4 +80,3 @@ def tag_resources(
             resource.TagSpecifications = [
                 TagSpecifications(ResourceType=TAG_SPECIFICATION_TYPES[kind], Tags=Tags(tags))
             ]
-
