@@ -11,6 +11,7 @@ COMMAND_MODULES: list[str] = [
     "deploy_commands",
     "fleet_commands",
     "ops_commands",
+    "render_commands",
 ]
 
 

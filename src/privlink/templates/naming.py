@@ -6,10 +6,17 @@ these names, never a template's internals.
 
 from __future__ import annotations
 
+import hashlib
+import re
 from dataclasses import dataclass
 
 TAG_LINK = "privlink:link"  # every resource carries this tag with the link name
 TAG_PART = "privlink:part"  # producer | consumer | vpn
+TAG_APP = "privlink:app"  # `demo` on the demo app's instances
+
+# Template metadata on the target group: {"<modelled private IP>": "127.0.0.1:9000"} for the
+# `address` targets of the local target.
+META_LOCAL_TARGETS = "Privlink::LocalTargets"
 
 # Producer stack outputs.
 OUT_SERVICE_ID = "ServiceId"
@@ -20,25 +27,34 @@ OUT_VPC_ID = "VpcId"
 OUT_VPC_CIDR = "VpcCidr"
 OUT_SUBNET_IDS = "SubnetIds"  # comma-joined
 OUT_AZ_IDS = "AvailabilityZoneIds"  # comma-joined AZ IDs of the producer subnets, in subnet order
-OUT_NOTIFICATION_TOPIC_ARN = "NotificationTopicArn"
+OUT_NOTIFICATION_TOPIC_ARN = "NotificationTopicArn"  # absent when endpoint_service.notifications is off
+
+# Producer stack parameters (all optional to bind: see `account_id_param` and the existing-VPC ones).
+PARAM_DEMO_IMAGE_ID = "DemoImageId"  # SSM parameter type with a default; never bound
+DEMO_IMAGE_SSM_PATH = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
+PARAM_VPC_CIDR = "VpcCidr"  # existing VPCs only (FromLookup); the VPN stack always takes it
+PARAM_SUBNET_AZ_IDS = "SubnetAvailabilityZoneIds"  # existing producer VPC only (FromLookup)
 
 # Consumer stack parameters and outputs.
 PARAM_SERVICE_NAME = "ServiceName"  # bound to the producer's OUT_SERVICE_NAME
 PARAM_SERVICE_AZ_IDS = "ServiceAvailabilityZoneIds"  # bound to the producer's OUT_AZ_IDS
+# (only same-region consumers that create their VPC take PARAM_SERVICE_AZ_IDS)
 OUT_ENDPOINT_ID = "EndpointId"
 OUT_ENDPOINT_DNS_ENTRIES = (
     "EndpointDnsEntries"  # comma-joined "<zone id>:<dns name>", regional first
 )
 OUT_ENDPOINT_SG_ID = "EndpointSecurityGroupId"
-# The consumer stack also outputs OUT_VPC_ID, OUT_VPC_CIDR and OUT_SUBNET_IDS.
-OUT_HOSTED_ZONE_ID = "HostedZoneId"
-OUT_PRIVATE_NAME = "PrivateName"
+# The consumer stack also outputs OUT_VPC_ID, OUT_VPC_CIDR, OUT_SUBNET_IDS and OUT_AZ_IDS.
+OUT_HOSTED_ZONE_ID = "HostedZoneId"  # absent without private_dns
+OUT_PRIVATE_NAME = "PrivateName"  # absent without private_dns
 
 # VPN stack parameters (bound to consumer outputs and imported ACM certificates) and outputs.
 PARAM_VPC_ID = "VpcId"
 PARAM_SUBNET_IDS = "SubnetIds"
 PARAM_SERVER_CERT_ARN = "ServerCertificateArn"
 PARAM_CLIENT_CA_ARN = "ClientRootCertificateChainArn"
+# The VPN stack also takes PARAM_VPC_CIDR (<- consumer OUT_VPC_CIDR) and, for an existing VPC,
+PARAM_VPC_DNS_SERVER = "VpcDnsServer"  # the VPC resolver (FromLookup LOOKUP_VPC_RESOLVER)
 OUT_CLIENT_VPN_ENDPOINT_ID = "ClientVpnEndpointId"
 OUT_LOG_GROUP = "ConnectionLogGroup"
 
@@ -62,3 +78,24 @@ def consumer_stack(link: str, consumer: str) -> StackName:
 
 def vpn_stack(link: str, consumer: str) -> StackName:
     return StackName(f"privlink-{link}-vpn-{consumer}", "vpn", consumer)
+
+
+def account_id_param(label: str) -> str:
+    """The producer parameter holding the account ID of account `label`: `AccountIdDev` for `dev`.
+
+    Labels other than `[a-z][a-z0-9]*` get a short hash suffix so distinct labels never collide.
+    """
+    words = [w for w in re.split(r"[^A-Za-z0-9]+", label) if w]
+    name = "AccountId" + "".join(w[:1].upper() + w[1:] for w in words)
+    if not re.fullmatch(r"[a-z][a-z0-9]*", label):
+        name += hashlib.sha256(label.encode()).hexdigest()[:8]
+    return name
+
+
+# The step that imports a consumer's VPN certificates into ACM, and the values it produces.
+STEP_SERVER_CERT_ARN = "server_certificate_arn"
+STEP_CLIENT_CA_ARN = "client_ca_arn"
+
+
+def import_certificates_step(consumer: str) -> str:
+    return f"import-certificates:{consumer}"

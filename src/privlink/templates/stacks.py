@@ -38,7 +38,36 @@ class Literal:
     value: str
 
 
-ParamBinding = FromOutput | FromStep | Literal
+@dataclass(frozen=True)
+class FromAccount:
+    """A parameter filled with the 12-digit ID of the spec's account `label`.
+
+    The aws target asks STS (or takes `accounts.<label>.account_id`); the local target uses the
+    sandbox's simulated ID for that label.
+    """
+
+    label: str
+
+
+# What a `FromLookup` describes.
+LOOKUP_VPC_CIDR = "vpc-cidr"  # the primary IPv4 CIDR of VPC `ids[0]` (DescribeVpcs)
+LOOKUP_VPC_RESOLVER = "vpc-resolver"  # the Route 53 Resolver of VPC `ids[0]`: its CIDR base + 2
+LOOKUP_SUBNET_AZ_IDS = "subnet-az-ids"  # comma-joined AZ IDs of subnets `ids`, in that order
+
+
+@dataclass(frozen=True)
+class FromLookup:
+    """A parameter filled by describing existing resources in the stack's own account and region.
+
+    Only stacks that reuse an existing VPC (`vpc: {id, subnet_ids}`) have these: CloudFormation
+    cannot read a CIDR or an AZ ID from a resource it does not manage.
+    """
+
+    kind: str  # LOOKUP_VPC_CIDR | LOOKUP_VPC_RESOLVER | LOOKUP_SUBNET_AZ_IDS
+    ids: tuple[str, ...]
+
+
+ParamBinding = FromOutput | FromStep | Literal | FromAccount | FromLookup
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,85 @@
+from __future__ import annotations
+
+import pytest
+from spec_variants import edited, variants
+
+from privlink.errors import SpecError
+from privlink.templates.naming import account_id_param
+from privlink.templates.render import check_renderable, render_stacks
+from privlink.templates.stacks import deploy_batches
+
+SPECS = variants()
+
+
+def test_stacks_in_order_with_dependencies():
+    stacks = render_stacks(SPECS["two-consumers"])
+    assert [s.stack_name for s in stacks] == [
+        "privlink-hello-producer",
+        "privlink-hello-consumer-dev",
+        "privlink-hello-consumer-qa",
+        "privlink-hello-consumer-ops",
+        "privlink-hello-vpn-dev",
+    ]
+    assert [(s.account, s.region) for s in stacks[:3]] == [
+        ("prod", "eu-central-1"),
+        ("dev", "eu-central-1"),
+        ("qa", "eu-central-1"),
+    ]
+    batches = [[s.stack_name for s in b] for b in deploy_batches(stacks)]
+    assert batches[0] == ["privlink-hello-producer"]
+    assert batches[2] == ["privlink-hello-vpn-dev"]
+
+
+def more_consumer_azs(d):
+    d["consumers"][0]["vpc"]["azs"] = 3
+
+
+def test_same_region_consumer_with_more_azs_than_the_service_is_bad_input():
+    with pytest.raises(SpecError) as err:
+        check_renderable(edited(more_consumer_azs))
+    assert err.value.where == "consumers[0].vpc.azs"
+    assert "2" in err.value.what
+    with pytest.raises(SpecError):
+        render_stacks(edited(more_consumer_azs))
+    check_renderable(edited(more_consumer_azs, cross_region=True))  # other region: its own AZs
+
+
+def test_cross_region_with_idle_timeout_is_bad_input():
+    def idle(d):
+        d["producer"]["service"]["idle_timeout"] = 600
+
+    check_renderable(edited(idle))
+    with pytest.raises(SpecError) as err:
+        check_renderable(edited(idle, cross_region=True))
+    assert err.value.where == "producer.service.idle_timeout"
+
+
+def test_mixed_targets_and_addresses_in_existing_vpc_are_bad_input():
+    def mixed(d):
+        d["producer"]["service"]["targets"] = [{"ip": "10.20.1.5"}, {"instance": "i-0123456789abcdef0"}]
+
+    def address_existing(d):
+        d["producer"]["vpc"] = {"id": "vpc-0aaaaaaaaaaaaaaaa", "subnet_ids": ["subnet-0aaaaaaaaaaaaaaa1"]}
+        d["producer"]["service"]["targets"] = [{"address": "127.0.0.1:9000"}]
+        d["consumers"][0]["vpc"]["azs"] = 1
+
+    def too_many_addresses(d):
+        d["producer"]["vpc"] = {"cidr": "10.20.0.0/27", "azs": 2}
+        d["producer"]["service"]["targets"] = [{"address": f"127.0.0.1:{9000 + n}"} for n in range(12)]
+
+    with pytest.raises(SpecError, match="one kind"):
+        check_renderable(edited(mixed))
+    with pytest.raises(SpecError) as err:
+        check_renderable(edited(address_existing))
+    assert err.value.where == "producer.service.targets[0].address"
+    with pytest.raises(SpecError) as err:
+        check_renderable(edited(too_many_addresses))
+    assert err.value.where.startswith("producer.service.targets[")
+
+
+def test_account_id_parameter_names_are_valid_and_distinct():
+    labels = ["dev", "prod", "Dev", "dev-1", "dev1", "dev_1", "a.b"]
+    names = [account_id_param(x) for x in labels]
+    assert names[:2] == ["AccountIdDev", "AccountIdProd"]
+    assert len(set(names)) == len(names)
+    assert all(n.isalnum() for n in names)
