@@ -1,0 +1,1 @@
+"""The sandbox's control plane: interprets rendered CloudFormation templates into the world."""
