@@ -94,6 +94,11 @@ def ip_targets(d):
     d["producer"]["service"]["targets"] = [{"ip": "10.20.1.50"}, {"ip": "10.20.2.50"}]
 
 
+def producer_only(d):
+    d["consumers"] = []
+    d["producer"]["vpc"]["azs"] = 1
+
+
 def variants() -> dict[str, Spec]:
     return {
         "default": validate_spec(demo_data()),
@@ -107,4 +112,5 @@ def variants() -> dict[str, Spec]:
         "address-targets": edited(address_targets),
         "private-dns-name": edited(private_dns_name),
         "demo-plus-ip-targets": edited(ip_targets),
+        "producer-only": edited(producer_only),
     }

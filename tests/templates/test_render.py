@@ -83,3 +83,29 @@ def test_account_id_parameter_names_are_valid_and_distinct():
     assert names[:2] == ["AccountIdDev", "AccountIdProd"]
     assert len(set(names)) == len(names)
     assert all(n.isalnum() for n in names)
+
+
+@pytest.mark.parametrize("producer_azs", [1, 2, 3, 6])
+def test_az_counts_shape_subnets_associations_and_az_ids(producer_azs):
+    def azs(d):
+        d["producer"]["vpc"]["azs"] = producer_azs
+        d["consumers"][0]["vpc"]["azs"] = producer_azs
+
+    producer, consumer, vpn = render_stacks(edited(azs))
+    for stack in (producer, consumer):
+        subnets = [r for r in stack.template["Resources"].values() if r["Type"] == "AWS::EC2::Subnet"]
+        assert len(subnets) == producer_azs
+    assert len(producer.template["Outputs"]["AvailabilityZoneIds"]["Value"]["Fn::Join"][1]) == producer_azs
+    associations = [
+        r
+        for r in vpn.template["Resources"].values()
+        if r["Type"] == "AWS::EC2::ClientVpnTargetNetworkAssociation"
+    ]
+    assert len(associations) == producer_azs
+
+
+def test_producer_only_spec_renders_one_stack_with_no_principals():
+    (stack,) = render_stacks(SPECS["producer-only"])
+    permissions = stack.template["Resources"]["EndpointServicePermissions"]["Properties"]
+    assert permissions["AllowedPrincipals"] == []
+    assert stack.parameters == {}
