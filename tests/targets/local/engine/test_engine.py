@@ -324,3 +324,50 @@ def test_ssm_ami_parameters_are_per_region_and_architecture():
     assert ssm_parameter("eu-central-1", x86) != ssm_parameter("eu-central-1", arm)
     with pytest.raises(KeyError):
         ssm_parameter("eu-central-1", "/aws/service/unknown")
+
+
+def with_approval_resources(data: dict) -> list[RenderedStack]:
+    """The rendered stacks, the producer's extended by `approval_resources` (render does not add them yet)."""
+    from troposphere import Ref, Template
+
+    from privlink.approval.template import approval_resources
+
+    spec = parse_spec(yaml.safe_dump(data))
+    stacks = render_stacks(spec)
+    producer = producer_of(stacks)
+    resources = producer.template["Resources"]
+    service_id = next(lid for lid, b in resources.items() if b["Type"] == "AWS::EC2::VPCEndpointService")
+    topic_id = next(lid for lid, b in resources.items() if b["Type"] == "AWS::SNS::Topic")
+    extra = Template()
+    approval_resources(extra, spec, Ref(service_id), Ref(topic_id))
+    extra_dict = extra.to_dict()
+    template = dict(producer.template)
+    template["Resources"] = {**resources, **extra_dict["Resources"]}
+    template["Outputs"] = {**producer.template.get("Outputs", {}), **extra_dict.get("Outputs", {})}
+    merged = RenderedStack(producer.name, producer.account, producer.region, template, producer.parameters)
+    return [merged if s is producer else s for s in stacks]
+
+
+def test_auto_approval_resources_deploy_and_delete():
+    stacks = with_approval_resources(auto_approval())
+    d = Deployer()
+    d.deploy_all(stacks)
+    world = d.world
+    producer = producer_of(stacks)
+    out = d.outputs[producer.stack_name]
+    (table,) = world.of_type("AWS::DynamoDB::Table")
+    (function,) = world.of_type("AWS::Lambda::Function")
+    (role,) = world.of_type("AWS::IAM::Role")
+    (permission,) = world.of_type("AWS::Lambda::Permission")
+    (subscription,) = world.of_type("AWS::SNS::Subscription")
+    account_id = world.account("prod").id
+    assert table.attributes["Arn"] == f"arn:aws:dynamodb:eu-central-1:{account_id}:table/{table.id}"
+    assert table.id in out.values()
+    assert re.fullmatch(rf"arn:aws:iam::{account_id}:role/[\w+=,.@-]+", role.attributes["Arn"])
+    assert function.properties["Role"] == role.attributes["Arn"]
+    assert function.attributes["Arn"] == f"arn:aws:lambda:eu-central-1:{account_id}:function:{function.id}"
+    assert function.data["environment"] == {"SERVICE_ID": out["ServiceId"], "REGISTRY_TABLE": table.id}
+    assert permission.data["source_arn"] == out["NotificationTopicArn"]
+    assert subscription.id.startswith(out["NotificationTopicArn"] + ":")
+    d.delete_all(stacks)
+    assert world.resources == {}

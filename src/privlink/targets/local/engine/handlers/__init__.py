@@ -1,9 +1,12 @@
 """Resource handlers by CloudFormation type; importing this package registers them all."""
 
 from privlink.targets.local.engine.handlers import (  # noqa: F401
+    awslambda,
     clientvpn,
+    dynamodb,
     ec2,
     elb,
+    iam,
     logs,
     privatelink,
     route53,
