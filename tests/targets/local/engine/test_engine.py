@@ -170,6 +170,13 @@ def test_full_lifecycle_of_rendered_stacks(variant):
     # The producer cannot go while endpoints are attached: the delete names the service.
     with pytest.raises(DeployFailed, match=r"VPCEndpointService.*(active|endpoint)"):
         d.engine.delete(producer.stack_name, producer.account, producer.region)
+    record = world.stacks[World.stack_key(producer.account, producer.region, producer.stack_name)]
+    assert record.status == "DELETE_FAILED"
+    assert "EndpointService" in record.resources
+    # Deploying again re-creates what the failed delete removed, with the same service.
+    assert d.deploy(producer)["ServiceName"] == out["ServiceName"]
+    assert record.status == "UPDATE_COMPLETE"
+    assert set(record.resources) == set(producer.template["Resources"])
 
     d.delete_all(stacks)
     assert world.resources == {}

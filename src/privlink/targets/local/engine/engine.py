@@ -41,6 +41,10 @@ AMI_PARAMETERS = {
     "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-arm64": "arm64",
 }
 
+# A stack in one of these states is up to date when its template and parameters are unchanged; after
+# a failed delete or update the next deploy re-applies the template (recreating what is missing).
+COMPLETE = {"CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE"}
+
 # Parameter types whose values must name an existing resource of this CloudFormation type.
 _ID_TYPES = {
     "AWS::EC2::VPC::Id": "AWS::EC2::VPC",
@@ -74,7 +78,12 @@ class Engine:
         self._check_supported(name, template, resources_def)
         key = World.stack_key(account, region, name)
         record = self.world.stacks.get(key)
-        if record is not None and record.template == template and record.parameters == dict(parameters):
+        if (
+            record is not None
+            and record.status in COMPLETE
+            and record.template == template
+            and record.parameters == dict(parameters)
+        ):
             return dict(record.outputs)
 
         info = self.world.account(account)
@@ -111,6 +120,8 @@ class Engine:
                 status="CREATE_IN_PROGRESS",
                 created=iso(self.world.now()),
             )
+        else:
+            record.status = "UPDATE_IN_PROGRESS"
         previous = {lid: r.model_copy(deep=True) for lid, r in record.resources.items()}
         self._event(record, name, "AWS::CloudFormation::Stack", stack_id, record.status)
         for lid, res in previous.items():
