@@ -378,3 +378,75 @@ def test_auto_approval_resources_deploy_and_delete():
     assert subscription.id.startswith(out["NotificationTopicArn"] + ":")
     d.delete_all(stacks)
     assert world.resources == {}
+
+
+def test_failed_update_rolls_back_in_place_changes_and_new_resources():
+    def stack(retention, extra):
+        resources = {
+            "Logs": {"Type": "AWS::Logs::LogGroup", "Properties": {"RetentionInDays": retention}},
+            "Vpc": {"Type": "AWS::EC2::VPC", "Properties": {"CidrBlock": "10.0.0.0/16"}},
+        }
+        resources.update(extra)
+        return _bare_stack(resources, {"LogArn": {"Value": {"Fn::GetAtt": ["Logs", "Arn"]}}})
+
+    world = World(id_seed="x")
+    engine = Engine(world)
+    first = engine.deploy(stack(30, {}), {})
+    assert re.fullmatch(r"arn:aws:logs:eu-central-1:\d{12}:log-group:[^:]+:\*", first["LogArn"])
+    bad_subnet = {
+        "Type": "AWS::EC2::Subnet",
+        "Properties": {"VpcId": {"Ref": "Vpc"}, "CidrBlock": "10.9.0.0/24"},
+    }
+    good_sg = {
+        "Type": "AWS::EC2::SecurityGroup",
+        "Properties": {"GroupDescription": "x", "VpcId": {"Ref": "Vpc"}},
+    }
+    with pytest.raises(DeployFailed, match=r"Subnet \(AWS::EC2::Subnet\)"):
+        engine.deploy(stack(60, {"Group": good_sg, "Subnet": bad_subnet}), {})
+    (record,) = world.stacks.values()
+    assert record.status == "UPDATE_ROLLBACK_COMPLETE"
+    assert set(record.resources) == {"Logs", "Vpc"}
+    (logs,) = world.of_type("AWS::Logs::LogGroup")
+    assert logs.data["retention_days"] == 30
+    # Only the VPC's default security group is left, not the rolled-back "Group".
+    assert [g.logical_id for g in world.of_type("AWS::EC2::SecurityGroup")] == ["Vpc"]
+    assert world.of_type("AWS::EC2::Subnet") == []
+
+
+def test_conditions_and_parameters_decide_what_is_created():
+    base = producer_of(stacks_of(demo_data()))
+    template = {
+        "Parameters": {
+            "WithVpc": {"Type": "String", "AllowedValues": ["yes", "no"]},
+            "Ami": {
+                "Type": "AWS::SSM::Parameter::Value<AWS::EC2::Image::Id>",
+                "Default": "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-arm64",
+            },
+        },
+        "Conditions": {"MakeVpc": {"Fn::Equals": [{"Ref": "WithVpc"}, "yes"]}},
+        "Resources": {
+            "Vpc": {
+                "Type": "AWS::EC2::VPC",
+                "Condition": "MakeVpc",
+                "Properties": {"CidrBlock": "10.0.0.0/16"},
+            },
+            "Logs": {"Type": "AWS::Logs::LogGroup", "Properties": {}},
+        },
+        "Outputs": {
+            "Ami": {"Value": {"Ref": "Ami"}},
+            "VpcId": {"Condition": "MakeVpc", "Value": {"Ref": "Vpc"}},
+        },
+    }
+    stack = RenderedStack(base.name, "prod", "eu-central-1", template)
+    world = World(id_seed="x")
+    engine = Engine(world)
+    outputs = engine.deploy(stack, {"WithVpc": "no"})
+    assert set(outputs) == {"Ami"}
+    assert outputs["Ami"] == ssm_parameter(
+        "eu-central-1", "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-arm64"
+    )
+    assert world.of_type("AWS::EC2::VPC") == []
+    outputs = engine.deploy(stack, {"WithVpc": "yes"})
+    assert outputs["VpcId"] == world.of_type("AWS::EC2::VPC")[0].id
+    engine.deploy(stack, {"WithVpc": "no"})
+    assert world.of_type("AWS::EC2::VPC") == []
