@@ -450,3 +450,48 @@ def test_conditions_and_parameters_decide_what_is_created():
     assert outputs["VpcId"] == world.of_type("AWS::EC2::VPC")[0].id
     engine.deploy(stack, {"WithVpc": "no"})
     assert world.of_type("AWS::EC2::VPC") == []
+
+
+def test_iam_role_and_instance_profile_refs_and_delete_order():
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}
+        ],
+    }
+    stack = _bare_stack(
+        {
+            "Role": {"Type": "AWS::IAM::Role", "Properties": {"AssumeRolePolicyDocument": trust}},
+            "Profile": {"Type": "AWS::IAM::InstanceProfile", "Properties": {"Roles": [{"Ref": "Role"}]}},
+        },
+        {
+            "RoleArn": {"Value": {"Fn::GetAtt": ["Role", "Arn"]}},
+            "ProfileArn": {"Value": {"Fn::GetAtt": ["Profile", "Arn"]}},
+            "RoleId": {"Value": {"Fn::GetAtt": ["Role", "RoleId"]}},
+        },
+    )
+    world = World(id_seed="x")
+    engine = Engine(world)
+    out = engine.deploy(stack, {})
+    account_id = world.account("prod").id
+    (role,) = world.of_type("AWS::IAM::Role")
+    assert out["RoleArn"] == f"arn:aws:iam::{account_id}:role/{role.id}"
+    assert re.fullmatch(r"AROA[A-Z0-9]{17}", out["RoleId"])
+    assert re.fullmatch(rf"arn:aws:iam::{account_id}:instance-profile/[\w+=,.@-]+", out["ProfileArn"])
+    engine.delete(stack.stack_name, "prod", "eu-central-1")
+    assert world.resources == {}
+
+
+def test_world_save_and_load_keeps_stacks_and_redeploy_stays_a_no_op(tmp_path):
+    stacks = stacks_of(demo_data())
+    d = Deployer()
+    d.deploy_all(stacks)
+    path = tmp_path / "sandbox.json"
+    d.world.save(path)
+    loaded = World.load(path)
+    assert loaded.stacks.keys() == d.world.stacks.keys()
+    producer = producer_of(stacks)
+    events = len(loaded.stacks[World.stack_key("prod", producer.region, producer.stack_name)].events)
+    outputs = Engine(loaded).deploy(producer, d.bind(producer))
+    assert outputs == d.outputs[producer.stack_name]
+    assert len(loaded.stacks[World.stack_key("prod", producer.region, producer.stack_name)].events) == events

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from privlink.errors import DeployFailed
 from privlink.targets.local.engine import ids as idfmt
@@ -35,6 +35,9 @@ from privlink.targets.local.world import (
     World,
     iso,
 )
+
+if TYPE_CHECKING:
+    from privlink.templates.stacks import RenderedStack
 
 AMI_PARAMETERS = {
     "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64": "x86_64",
@@ -70,7 +73,7 @@ class Engine:
 
     # --- deploy ---------------------------------------------------------------------------
 
-    def deploy(self, stack: Any, parameters: dict[str, str]) -> dict[str, str]:
+    def deploy(self, stack: RenderedStack, parameters: dict[str, str]) -> dict[str, str]:
         """Create or update `stack` (a RenderedStack) with plain string parameters; its outputs."""
         name, account, region = stack.stack_name, stack.account, stack.region
         template: dict[str, Any] = copy.deepcopy(stack.template)
