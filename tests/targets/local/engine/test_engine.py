@@ -50,8 +50,15 @@ def auto_approval() -> dict:
     return data
 
 
+def local_address_targets() -> dict:
+    data = demo_data()
+    data["producer"]["service"].update(app="none", targets=[{"address": "127.0.0.1:9000"}])
+    return data
+
+
 SPECS = {
     "demo": demo_data,
+    "address-targets": local_address_targets,
     "cross-region": lambda: demo_data(cross_region=True),
     "two-consumers": two_consumers,
     "auto-approval": auto_approval,
