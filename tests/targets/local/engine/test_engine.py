@@ -412,6 +412,9 @@ def test_failed_update_rolls_back_in_place_changes_and_new_resources():
         engine.deploy(stack(60, {"Group": good_sg, "Subnet": bad_subnet}), {})
     (record,) = world.stacks.values()
     assert record.status == "UPDATE_ROLLBACK_COMPLETE"
+    failed = [e for e in record.events if e.status.endswith("_FAILED")]
+    assert [(e.logical_id, e.status) for e in failed] == [("Subnet", "CREATE_FAILED")]
+    assert failed[0].reason.startswith("InvalidSubnet")
     assert set(record.resources) == {"Logs", "Vpc"}
     (logs,) = world.of_type("AWS::Logs::LogGroup")
     assert logs.data["retention_days"] == 30

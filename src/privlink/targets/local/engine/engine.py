@@ -170,7 +170,8 @@ class Engine:
                             created.append(res)
                             status = "UPDATE_COMPLETE"
             except SimulatedAwsError as exc:
-                self._event(record, lid, rtype, "", "CREATE_FAILED", f"{exc.code}: {exc.message}")
+                failed = "UPDATE_FAILED" if lid in previous else "CREATE_FAILED"
+                self._event(record, lid, rtype, "", failed, f"{exc.code}: {exc.message}")
                 self._rollback(record, created, account, region, name, updating, previous)
                 raise DeployFailed(name, f"{lid} ({rtype}): {exc.code}: {exc.message}") from exc
             except TemplateError as exc:
