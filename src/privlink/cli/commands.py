@@ -12,6 +12,7 @@ COMMAND_MODULES: list[str] = [
     "fleet_commands",
     "ops_commands",
     "render_commands",
+    "sandbox_commands",
 ]
 
 

@@ -1,0 +1,287 @@
+"""The simulated world -> the data plane's config: what listens where, and what it enforces.
+
+Pure: reads the world (and the templates recorded in it), returns a `DataPlaneConfig`.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Any
+
+from privlink.targets.local.dataplane import config as dp
+from privlink.targets.local.world import Resource, World
+
+LB = "AWS::ElasticLoadBalancingV2::LoadBalancer"
+LISTENER = "AWS::ElasticLoadBalancingV2::Listener"
+TG = "AWS::ElasticLoadBalancingV2::TargetGroup"
+INSTANCE = "AWS::EC2::Instance"
+SUBNET = "AWS::EC2::Subnet"
+SG = "AWS::EC2::SecurityGroup"
+CVPN = "AWS::EC2::ClientVpnEndpoint"
+ZONE = "AWS::Route53::HostedZone"
+DEMO_TAG = ("privlink:app", "demo")
+LOCAL_TARGETS_METADATA = "Privlink::LocalTargets"
+MODELLED_INSTANCE_HOST = 100  # a consumer instance at subnet base + 100, when there is no VPN
+
+
+def build_config(
+    world: World,
+    loopback_block: str,
+    consumer_names: dict[str, str],
+    app_port: int | None = None,
+    time_scale: float = 1.0,
+) -> dp.DataPlaneConfig:
+    """The data plane for everything in `world`.
+
+    `consumer_names` maps a consumer VPC id to its name; `app_port` is the port the demo app
+    listens on (its user data): a target group sending elsewhere reaches nothing.
+    """
+    world.settle()
+    load_balancers, node_count, target_count = [], 0, 0
+    for lb in world.of_type(LB):
+        built, node_count, target_count = _load_balancer(
+            world, lb, loopback_block, node_count, target_count, app_port
+        )
+        if built is not None:
+            load_balancers.append(built)
+    known_lbs = {lb.id for lb in load_balancers}
+    endpoints, eni_count = [], 0
+    for endpoint in world.endpoints.values():
+        if endpoint.state == "deleted":
+            continue
+        service = world.endpoint_services.get(endpoint.service_id)
+        if service is None or not service.load_balancer_arns:
+            continue
+        if service.load_balancer_arns[0] not in known_lbs:
+            continue
+        lb_config = next(lb for lb in load_balancers if lb.id == service.load_balancer_arns[0])
+        enis = []
+        for subnet_id in endpoint.subnet_ids:
+            subnet = world.get_any(subnet_id)
+            enis.append(
+                dp.Eni(
+                    eni_id=endpoint.network_interfaces.get(subnet_id, subnet_id),
+                    subnet_id=subnet_id,
+                    az_name=subnet.data["az"],
+                    az_id=subnet.data["az_id"],
+                    private_ip=endpoint.private_ips[subnet_id],
+                    bind_ip=dp.eni_address(loopback_block, eni_count),
+                )
+            )
+            eni_count += 1
+        source, authorized = _host_source(world, endpoint.vpc_id, endpoint.subnet_ids)
+        endpoints.append(
+            dp.Endpoint(
+                endpoint_id=endpoint.id,
+                consumer=consumer_names.get(endpoint.vpc_id, endpoint.account),
+                service_id=endpoint.service_id,
+                state=endpoint.state,
+                port=lb_config.listener_port,
+                load_balancer_id=lb_config.id,
+                cross_region=endpoint.region != service.region,
+                enis=enis,
+                security_group_rules=_ingress_rules(world, endpoint.security_group_ids),
+                source=source,
+                vpn_authorized_cidrs=authorized,
+            )
+        )
+    return dp.DataPlaneConfig(
+        loopback_block=loopback_block,
+        time_scale=time_scale,
+        dns=_dns(world, endpoints),
+        load_balancers=load_balancers,
+        endpoints=endpoints,
+    )
+
+
+def _load_balancer(
+    world: World, lb: Resource, block: str, node_count: int, target_count: int, app_port: int | None
+) -> tuple[dp.LoadBalancer | None, int, int]:
+    listeners = [r for r in world.of_type(LISTENER) if r.data["load_balancer_arn"] == lb.id]
+    if not listeners or not listeners[0].data["target_group_arns"]:
+        return None, node_count, target_count
+    listener = listeners[0]
+    tg = world.get_any(listener.data["target_group_arns"][0])
+    mapping = world.az_mapping(lb.account, lb.region)
+    nodes = []
+    for subnet_id in lb.data.get("subnet_ids", []):
+        subnet = world.get_any(subnet_id)
+        nodes.append(
+            dp.NlbNode(
+                az_name=subnet.data["az"],
+                az_id=subnet.data["az_id"],
+                private_ip=lb.data.get("ips", {}).get(subnet_id, ""),
+                bind_ip=dp.nlb_node_address(block, node_count),
+            )
+        )
+        node_count += 1
+    local_targets = _local_target_addresses(world, tg)
+    targets = []
+    for entry in tg.data.get("targets", []):
+        az = entry.get("AvailabilityZone", "")
+        ip = entry.get("Ip") or entry["Id"]
+        port = int(entry.get("Port") or tg.data["port"])
+        instance = world.get_any(entry["Id"])
+        if ip in local_targets:
+            kind, address, running = "address", local_targets[ip], True
+        elif instance is not None and instance.type == INSTANCE and _is_demo(instance):
+            kind, address = "demo", f"{dp.target_address(block, target_count)}:{port}"
+            listens = app_port is None or port == app_port
+            running = instance.data.get("state", "running") == "running" and listens
+            target_count += 1
+        else:
+            continue  # a target the sandbox cannot run (an instance that is not the demo app)
+        targets.append(
+            dp.Target(
+                id=entry["Id"],
+                az_name=az,
+                az_id=mapping.get(az, ""),
+                private_ip=ip,
+                kind=kind,
+                address=address,
+                running=running,
+            )
+        )
+    check = tg.data.get("health_check", {})
+    lb_attributes = lb.data.get("attributes", {})
+    tg_attributes = tg.data.get("attributes", {})
+    built = dp.LoadBalancer(
+        id=lb.id,
+        arn=lb.id,
+        listener_port=int(listener.data["port"]),
+        target_port=int(tg.data["port"]),
+        cross_zone=str(lb_attributes.get("load_balancing.cross_zone.enabled", "false")) == "true",
+        proxy_protocol=str(tg_attributes.get("proxy_protocol_v2.enabled", "false")) == "true",
+        idle_timeout_seconds=float(listener.data.get("attributes", {}).get("tcp.idle_timeout.seconds", 350)),
+        health_check=dp.HealthCheck(
+            interval_seconds=float(check.get("HealthCheckIntervalSeconds", 30)),
+            timeout_seconds=float(check.get("HealthCheckTimeoutSeconds", 10)),
+            healthy_threshold=int(check.get("HealthyThresholdCount", 5)),
+            unhealthy_threshold=int(check.get("UnhealthyThresholdCount", 2)),
+        ),
+        nodes=nodes,
+        targets=targets,
+    )
+    return built, node_count, target_count
+
+
+def _is_demo(instance: Resource) -> bool:
+    tags = instance.data.get("tags") or {}
+    if isinstance(tags, list):
+        tags = {t.get("Key"): t.get("Value") for t in tags}
+    return tags.get(DEMO_TAG[0]) == DEMO_TAG[1]
+
+
+def _local_target_addresses(world: World, tg: Resource) -> dict[str, str]:
+    """Modelled IP -> the user's loopback service, from the template's target group Metadata."""
+    for stack in world.stacks.values():
+        resource = stack.template.get("Resources", {}).get(tg.logical_id)
+        if stack.name == tg.stack and resource is not None:
+            return dict((resource.get("Metadata") or {}).get(LOCAL_TARGETS_METADATA, {}))
+    return {}
+
+
+def _ingress_rules(world: World, group_ids: list[str]) -> list[dp.SgRule]:
+    rules = []
+    for group_id in group_ids:
+        group = world.get_any(group_id)
+        if group is None:
+            continue
+        for rule in list(group.data.get("ingress", [])) + list(group.data.get("extra_ingress", [])):
+            if not rule.get("CidrIp"):
+                continue
+            protocol = str(rule.get("IpProtocol", "tcp"))
+            if protocol not in ("tcp", "-1", "6"):
+                continue
+            rules.append(
+                dp.SgRule(
+                    protocol=protocol,
+                    from_port=int(rule.get("FromPort", 0)) if protocol != "-1" else 0,
+                    to_port=int(rule.get("ToPort", 65535)) if protocol != "-1" else 65535,
+                    cidr=rule["CidrIp"],
+                )
+            )
+    return rules
+
+
+def _host_source(world: World, vpc_id: str, subnet_ids: list[str]) -> tuple[dp.HostSource, list[str]]:
+    """Who the host's connections are modelled as: a VPN client (SNATed to the Client VPN ENI in
+    the VPC, as AWS does) with the VPN's authorization rules, or an instance in the first subnet."""
+    for cvpn in world.of_type(CVPN):
+        if cvpn.data.get("vpc_id") != vpc_id or not cvpn.data.get("associations"):
+            continue
+        association = next(iter(cvpn.data["associations"].values()))
+        authorized = [r["cidr"] for r in cvpn.data.get("authorization_rules", []) if r.get("cidr")]
+        vpc = world.get_any(vpc_id)
+        client = ipaddress.IPv4Network(cvpn.data["client_cidr"])
+        if vpc is not None and client.overlaps(ipaddress.IPv4Network(vpc.data["cidr"])):
+            authorized = []  # replies to the clients route into the VPC, not back through the VPN
+        return dp.HostSource(kind="vpn", ip=association["ip"]), authorized
+    subnet = world.get_any(subnet_ids[0])
+    host = ipaddress.IPv4Network(subnet.data["cidr"]).network_address + MODELLED_INSTANCE_HOST
+    return dp.HostSource(kind="vpc", ip=str(host)), []
+
+
+def _dns(world: World, endpoints: list[dp.Endpoint]) -> dp.DnsConfig:
+    """The private zones' records and every endpoint's regional and zonal names."""
+    served = {e.endpoint_id for e in endpoints}
+    zones: list[str] = ["vpce.amazonaws.com"]
+    aliases: list[dp.DnsAlias] = []
+    records: list[dp.DnsRecord] = []
+    names_to_endpoint: dict[str, tuple[str, str | None]] = {}
+    for endpoint in world.endpoints.values():
+        if endpoint.id not in served:
+            continue
+        azs = [world.get_any(s).data["az"] for s in endpoint.subnet_ids]
+        for name in endpoint.dns_names:
+            zone_az = next((az for az in azs if name.split(".")[0].endswith(f"-{az}")), None)
+            names_to_endpoint[_fqdn(name)] = (endpoint.id, zone_az)
+        service = world.endpoint_services.get(endpoint.service_id)
+        if (
+            endpoint.private_dns_enabled
+            and service is not None
+            and service.private_dns_name
+            and service.private_dns_state == "verified"
+        ):
+            names_to_endpoint[_fqdn(service.private_dns_name)] = (endpoint.id, None)
+            zones.append(_fqdn(service.private_dns_name))
+    for name, (endpoint_id, az) in names_to_endpoint.items():
+        aliases.append(dp.DnsAlias(name=name, endpoint_id=endpoint_id, az_name=az))
+    seen = set(names_to_endpoint)
+    for zone in world.of_type(ZONE):
+        if not _vpc_resolves_private_zones(world, zone):
+            continue  # private zones answer only where the VPC's DNS support and hostnames are on
+        zones.append(_fqdn(zone.data["name"]))
+        for record in zone.data.get("records", {}).values():
+            name = _fqdn(record.get("name", ""))
+            if not name or name in seen or record.get("type", "A") != "A":
+                continue
+            seen.add(name)
+            alias = record.get("alias")
+            if alias:
+                target = names_to_endpoint.get(_fqdn(alias.get("dns_name", "")))
+                if target is not None:
+                    aliases.append(dp.DnsAlias(name=name, endpoint_id=target[0], az_name=target[1]))
+                continue
+            values = [v for v in record.get("values", []) if _is_ipv4(v)]
+            if values:
+                records.append(dp.DnsRecord(name=name, values=values))
+    return dp.DnsConfig(zones=sorted(set(zones)), records=records, aliases=aliases)
+
+
+def _vpc_resolves_private_zones(world: World, zone: Resource) -> bool:
+    vpc_ids = [v.get("VPCId", v) if isinstance(v, dict) else v for v in zone.data.get("vpcs", [])]
+    vpcs = [world.get_any(v) for v in vpc_ids]
+    return any(v is not None and v.data.get("dns_support") and v.data.get("dns_hostnames") for v in vpcs)
+
+
+def _fqdn(name: str) -> str:
+    return name.rstrip(".").lower()
+
+
+def _is_ipv4(value: Any) -> bool:
+    try:
+        ipaddress.IPv4Address(str(value))
+    except ValueError:
+        return False
+    return True

@@ -1,0 +1,539 @@
+"""The local target: deploys the rendered templates into the sandbox world and runs the data plane.
+
+State in `.privlink/`: `sandbox.json` (the world), `local.json` (the loopback block and injected
+faults), `dataplane.json` (what the data plane serves), `dataplane-runtime.json` (what it
+publishes), `dataplane.log`, `certs/<consumer>/` (keys 0600).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from privlink.certs import ensure_certificates
+from privlink.deploy import bind_parameters
+from privlink.errors import BadInput, DeployFailed, StateError
+from privlink.spec.models import Spec
+from privlink.targets.base import ActionResult, Connection, PlannedChange, Progress, Target, no_progress
+from privlink.templates import naming
+from privlink.templates.stacks import RenderedStack, delete_batches, deploy_batches
+
+STEP_IMPORT = "import-certificates"
+
+
+class LocalTarget(Target):
+    """The embedded sandbox: same templates, simulated control plane, real data plane on loopback."""
+
+    name = "local"
+
+    def __init__(self, spec: Spec, state_dir: Path, clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__(spec, state_dir)
+        self.clock = clock
+
+    # -- paths and state --------------------------------------------------------------------------
+    @property
+    def world_path(self) -> Path:
+        return self.state_dir / "sandbox.json"
+
+    @property
+    def meta_path(self) -> Path:
+        return self.state_dir / "local.json"
+
+    @property
+    def config_path(self) -> Path:
+        return self.state_dir / "dataplane.json"
+
+    @property
+    def runtime_path(self) -> Path:
+        return self.state_dir / "dataplane-runtime.json"
+
+    @property
+    def log_path(self) -> Path:
+        return self.state_dir / "dataplane.log"
+
+    def cert_dir(self, consumer: str) -> Path:
+        return self.state_dir / "certs" / consumer
+
+    def load_world(self):  # -> World
+        from privlink.targets.local.world import World
+
+        return World.load(self.world_path)
+
+    def save_world(self, world) -> None:
+        world.save(self.world_path)
+
+    def meta(self) -> dict[str, Any]:
+        if not self.meta_path.exists():
+            return {}
+        try:
+            data = json.loads(self.meta_path.read_text(encoding="utf-8"))
+        except ValueError as exc:
+            raise StateError(
+                str(self.meta_path), "is corrupt", "run `privlink down` to reset the sandbox"
+            ) from exc
+        if not isinstance(data, dict):
+            raise StateError(str(self.meta_path), "is corrupt", "run `privlink down` to reset the sandbox")
+        return data
+
+    def save_meta(self, data: dict[str, Any]) -> None:
+        from privlink.targets.local.dataplane.config import write_json_atomic
+
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        write_json_atomic(self.meta_path, data)
+
+    # -- rendering ----------------------------------------------------------------------------------
+    def stacks(self) -> list[RenderedStack]:
+        from privlink.templates.render import check_renderable, render_stacks
+
+        for i, target in enumerate(self.spec.producer.service.targets):
+            if target.instance:
+                raise BadInput(
+                    f"producer.service.targets[{i}].instance",
+                    "the local sandbox cannot run an EC2 instance you bring",
+                    "use app: demo, or {address: 127.0.0.1:PORT} for a local service",
+                )
+        check_renderable(self.spec)
+        return render_stacks(self.spec)
+
+    def _prepare_accounts(self, world) -> None:
+        """Simulated accounts; a consumer's principal is its role when the spec names one."""
+        for label, account in self.spec.accounts.items():
+            world.account(label, account.role_arn)
+        for consumer in self.spec.consumers:
+            role = consumer.principal if consumer.principal and ":role/" in consumer.principal else None
+            world.account(consumer.account, role or self._account_role(consumer.account))
+
+    def _account_role(self, label: str) -> str | None:
+        account = self.spec.accounts.get(label)
+        return account.role_arn if account else None
+
+    # -- plan -----------------------------------------------------------------------------------------
+    def plan(self, progress: Progress = no_progress) -> list[PlannedChange]:
+        world = self.load_world()
+        changes: list[PlannedChange] = []
+        rendered = self.stacks()
+        names = {s.stack_name for s in rendered}
+        for stack in rendered:
+            record = world.find_stack(stack.stack_name, stack.account, stack.region)
+            if record is None:
+                for logical_id, resource in stack.template.get("Resources", {}).items():
+                    changes.append(PlannedChange(stack.stack_name, "Add", logical_id, resource["Type"]))
+                continue
+            old = record.template.get("Resources", {})
+            new = stack.template.get("Resources", {})
+            for logical_id in new:
+                if logical_id not in old:
+                    changes.append(
+                        PlannedChange(stack.stack_name, "Add", logical_id, new[logical_id]["Type"])
+                    )
+                elif old[logical_id] != new[logical_id]:
+                    changes.append(
+                        PlannedChange(stack.stack_name, "Modify", logical_id, new[logical_id]["Type"])
+                    )
+            for logical_id in old:
+                if logical_id not in new:
+                    changes.append(
+                        PlannedChange(stack.stack_name, "Remove", logical_id, old[logical_id]["Type"])
+                    )
+            if not any(c.stack == stack.stack_name for c in changes):
+                changes.append(PlannedChange(stack.stack_name, "No change"))
+        for record in world.stacks.values():
+            if record.name not in names:
+                changes.append(PlannedChange(record.name, "Delete stack"))
+        return changes
+
+    # -- up -------------------------------------------------------------------------------------------
+    def up(self, progress: Progress = no_progress) -> dict[str, Any]:
+        from privlink.targets.local.engine.engine import Engine
+
+        stacks = self.stacks()  # bad input is found before anything is created
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        world = self.load_world()
+        self._prepare_accounts(world)
+        engine = Engine(world)
+        outputs: dict[str, dict[str, str]] = {}
+        steps: dict[str, dict[str, str]] = self.meta().get("steps", {})
+        try:
+            for batch in deploy_batches(stacks):
+                for stack in batch:
+                    if stack.name.part == "vpn":
+                        steps[f"{STEP_IMPORT}:{stack.name.consumer}"] = self._import_certificates(
+                            world, stack, steps.get(f"{STEP_IMPORT}:{stack.name.consumer}")
+                        )
+                    params = bind_parameters(stack, outputs, steps, lambda label: world.account(label).id)
+                    progress(f"{stack.stack_name}: deploying ({stack.account}, {stack.region})")
+                    outputs[stack.stack_name] = engine.deploy(stack, params)
+                    if stack.name.part == "consumer":
+                        self._accept_declared(world, outputs, progress)
+                    self.save_world(world)
+        finally:
+            self.save_world(world)
+            self.save_meta({**self.meta(), "steps": steps})
+        self._remove_orphans(world, engine, {s.stack_name for s in stacks}, progress)
+        self._verify_private_dns(world, outputs, progress)
+        self.save_world(world)
+        self.apply_dataplane(world, progress)
+        self.wait_until_serving(progress)
+        return self.status()
+
+    def _import_certificates(
+        self, world, stack: RenderedStack, known: dict[str, str] | None
+    ) -> dict[str, str]:
+        consumer = stack.name.consumer or ""
+        bundle = ensure_certificates(self.cert_dir(consumer), self.spec.name, consumer)
+        tags = {naming.TAG_LINK: self.spec.name, "privlink:consumer": consumer}
+        known = known or {}
+        server = world.import_certificate(
+            stack.account,
+            stack.region,
+            "server",
+            bundle.server_cert + bundle.ca_cert,
+            tags,
+            arn=known.get("server_certificate_arn")
+            if known.get("server_certificate_arn") in world.certificates
+            else None,
+        )
+        client = world.import_certificate(
+            stack.account,
+            stack.region,
+            "client",
+            bundle.client_cert + bundle.ca_cert,
+            tags,
+            arn=known.get("client_ca_arn") if known.get("client_ca_arn") in world.certificates else None,
+        )
+        return {"server_certificate_arn": server, "client_ca_arn": client}
+
+    def _service_id(self, world) -> str | None:
+        record = world.find_stack(naming.producer_stack(self.spec.name).name)
+        return record.outputs.get(naming.OUT_SERVICE_ID) if record else None
+
+    def _declared_owners(self, world) -> dict[str, str]:
+        return {world.account(c.account).id: c.name for c in self.spec.consumers}
+
+    def _accept_declared(self, world, outputs: dict[str, dict[str, str]], progress: Progress) -> None:
+        service = self.spec.producer.endpoint_service
+        service_id = self._service_id(world)
+        if not (service.acceptance_required and service.auto_accept and service_id):
+            return
+        owners = self._declared_owners(world)
+        pending = [
+            c["VpcEndpointId"]
+            for c in world.connections(service_id)
+            if c["VpcEndpointState"] == "pendingAcceptance" and c["VpcEndpointOwner"] in owners
+        ]
+        if pending:
+            progress(f"accepting {', '.join(pending)} (declared consumers)")
+            world.accept(service_id, pending)
+
+    def _verify_private_dns(self, world, outputs: dict[str, dict[str, str]], progress: Progress) -> None:
+        service_id = self._service_id(world)
+        if service_id and self.spec.producer.endpoint_service.private_dns_name:
+            service = world.endpoint_services[service_id]
+            if service.private_dns_state != "verified":
+                progress(f"verifying private DNS name {service.private_dns_name} (sandbox: TXT found)")
+                world.verify_private_dns(service_id)
+
+    def _remove_orphans(self, world, engine, wanted: set[str], progress: Progress) -> None:
+        """Stacks of this link that the spec no longer renders (e.g. a removed consumer)."""
+        prefix = f"privlink-{self.spec.name}-"
+        orphans = [s for s in world.stacks.values() if s.name.startswith(prefix) and s.name not in wanted]
+        for part in ("vpn", "consumer", "producer"):
+            for record in [s for s in orphans if s.name.startswith(f"{prefix}{part}")]:
+                progress(f"{record.name}: deleting (no longer in the spec)")
+                engine.delete(record.name, record.account, record.region)
+
+    # -- data plane -------------------------------------------------------------------------------
+    def consumer_vpcs(self, world) -> dict[str, str]:
+        found = {}
+        for consumer in self.spec.consumers:
+            record = world.find_stack(naming.consumer_stack(self.spec.name, consumer.name).name)
+            if record and record.outputs.get(naming.OUT_VPC_ID):
+                found[record.outputs[naming.OUT_VPC_ID]] = consumer.name
+        return found
+
+    def loopback_block(self) -> str:
+        from privlink.targets.local.dataplane.config import allocate_loopback_block
+
+        meta = self.meta()
+        if not meta.get("loopback_block"):
+            ports = {self.spec.producer.service.port}
+            meta["loopback_block"] = allocate_loopback_block(str(self.state_dir.resolve()), ports)
+            self.save_meta(meta)
+        return meta["loopback_block"]
+
+    def apply_dataplane(self, world, progress: Progress = no_progress) -> None:
+        """Write the data plane's config from the world; start it, or reload it when running."""
+        from privlink.targets.local import faults
+        from privlink.targets.local.dataplane import control
+        from privlink.targets.local.dataplane.config import save_config
+        from privlink.targets.local.dataplane_config import build_config
+
+        config = build_config(
+            world, self.loopback_block(), self.consumer_vpcs(world), self.spec.producer.service.backend_port
+        )
+        config = faults.apply_to_dataplane(config, self.meta().get("faults", []))
+        save_config(self.config_path, config)
+        if control.is_running(self.runtime_path):
+            control.reload(self.runtime_path)
+        else:
+            progress("starting the data plane")
+            control.start(self.config_path, self.runtime_path, self.log_path)
+
+    def runtime(self) -> dict[str, Any] | None:
+        from privlink.targets.local.dataplane import control
+
+        if not control.is_running(self.runtime_path):
+            return None
+        return control.read_runtime(self.runtime_path)
+
+    def wait_until_serving(self, progress: Progress = no_progress, timeout: float = 10.0) -> None:
+        """Until every available endpoint's ENIs listen and the DNS server answers."""
+        deadline = self.clock() + timeout
+        while True:
+            runtime = self.runtime()
+            if runtime is not None and runtime.get("dns"):
+                enis = [
+                    eni
+                    for endpoint in runtime.get("endpoints", {}).values()
+                    if endpoint.get("state") == "available"
+                    for eni in endpoint.get("enis", [])
+                ]
+                if all(eni.get("listening") for eni in enis):
+                    return
+            if self.clock() >= deadline:
+                raise DeployFailed("data plane", "not serving after 10 s", f"see {self.log_path}")
+            time.sleep(0.02)
+
+    # -- status ---------------------------------------------------------------------------------------
+    def status(self) -> dict[str, Any]:
+        world = self.load_world()
+        world.settle()
+        runtime = self.runtime()
+        report: dict[str, Any] = {"target": "local", "link": self.spec.name, "stacks": [], "consumers": []}
+        for stack in self.stacks():
+            record = world.find_stack(stack.stack_name, stack.account, stack.region)
+            report["stacks"].append(
+                {
+                    "name": stack.stack_name,
+                    "part": stack.name.part,
+                    "account": stack.account,
+                    "account_id": world.account(stack.account).id,
+                    "region": stack.region,
+                    "status": record.status if record else "NOT_DEPLOYED",
+                    "outputs": dict(record.outputs) if record else {},
+                }
+            )
+        service_id = self._service_id(world) or ""
+        service = world.endpoint_services.get(service_id)
+        report["service_id"] = service_id
+        report["service_name"] = service.name if service else ""
+        if service is not None and service.private_dns_name:
+            report["private_dns"] = {
+                "name": service.private_dns_name,
+                "state": service.private_dns_state,
+                "record": service.private_dns_txt_name,
+                "value": service.private_dns_txt_value,
+            }
+        report["connections"] = [c.__dict__ for c in self.connections()] if service else []
+        report["dataplane"] = (
+            {"running": True, "pid": runtime["pid"], "log": str(self.log_path)}
+            if runtime
+            else {"running": False, "hint": "run `privlink up` to start it"}
+        )
+        report["dns"] = runtime.get("dns", "") if runtime else ""
+        endpoints_rt = runtime.get("endpoints", {}) if runtime else {}
+        faults = self.meta().get("faults", [])
+        if faults:
+            report["faults"] = faults
+        for consumer in self.spec.consumers:
+            record = world.find_stack(naming.consumer_stack(self.spec.name, consumer.name).name)
+            outputs = record.outputs if record else {}
+            endpoint_id = outputs.get(naming.OUT_ENDPOINT_ID, "")
+            endpoint = world.endpoints.get(endpoint_id)
+            vpn = world.find_stack(naming.vpn_stack(self.spec.name, consumer.name).name)
+            enis = endpoints_rt.get(endpoint_id, {}).get("enis", [])
+            report["consumers"].append(
+                {
+                    "name": consumer.name,
+                    "account": consumer.account,
+                    "region": consumer.region,
+                    "endpoint_id": endpoint_id,
+                    "endpoint_state": endpoint.state if endpoint else "",
+                    "dns_entries": endpoint.dns_entries if endpoint else [],
+                    "private_name": outputs.get(naming.OUT_PRIVATE_NAME, ""),
+                    "vpn_endpoint_id": vpn.outputs.get(naming.OUT_CLIENT_VPN_ENDPOINT_ID, "") if vpn else "",
+                    "addresses": [e["address"] for e in enis],
+                }
+            )
+        return report
+
+    # -- connections ----------------------------------------------------------------------------------
+    def connections(self) -> list[Connection]:
+        world = self.load_world()
+        service_id = self._service_id(world)
+        if not service_id or service_id not in world.endpoint_services:
+            return []
+        owners = self._declared_owners(world)
+        return [
+            Connection(
+                endpoint_id=c["VpcEndpointId"],
+                owner=c["VpcEndpointOwner"],
+                state=c["VpcEndpointState"],
+                created=c["CreationTimestamp"],
+                region=c.get("VpcEndpointRegion", ""),
+                consumer=owners.get(c["VpcEndpointOwner"]),
+            )
+            for c in world.connections(service_id)
+        ]
+
+    def _decide(self, endpoint_ids: list[str], accept: bool) -> ActionResult:
+        world = self.load_world()
+        service_id = self._service_id(world)
+        if not service_id:
+            raise StateError("connections", "the producer is not deployed", "run `privlink up` first")
+        failed = (world.accept if accept else world.reject)(service_id, endpoint_ids)
+        self.save_world(world)
+        result = ActionResult(
+            succeeded=[e for e in endpoint_ids if e not in {f["ResourceId"] for f in failed}],
+            failed={f["ResourceId"]: f"{f['Error']['Code']}: {f['Error']['Message']}" for f in failed},
+        )
+        if self.runtime() is not None:
+            self.apply_dataplane(world)
+        return result
+
+    def accept(self, endpoint_ids: list[str]) -> ActionResult:
+        return self._decide(endpoint_ids, accept=True)
+
+    def reject(self, endpoint_ids: list[str]) -> ActionResult:
+        return self._decide(endpoint_ids, accept=False)
+
+    # -- vpn ------------------------------------------------------------------------------------------
+    def vpn_config(self, consumer: str) -> str:
+        from privlink.ovpn import render_config
+
+        try:
+            spec_consumer = self.spec.consumer(consumer)
+        except KeyError:
+            raise BadInput(
+                "--consumer", f"no consumer named {consumer!r}", "see `consumers:` in the spec"
+            ) from None
+        if spec_consumer.vpn is None:
+            raise BadInput(f"consumers[{consumer}].vpn", "this consumer has no Client VPN", "add a vpn block")
+        world = self.load_world()
+        record = world.find_stack(naming.vpn_stack(self.spec.name, consumer).name)
+        if record is None:
+            raise StateError(
+                "vpn-config", f"the Client VPN of {consumer} is not deployed", "run `privlink up`"
+            )
+        cvpn = world.get_any(record.outputs[naming.OUT_CLIENT_VPN_ENDPOINT_ID])
+        bundle = ensure_certificates(self.cert_dir(consumer), self.spec.name, consumer)
+        return render_config(
+            cvpn.data["dns_name"],
+            spec_consumer.vpn.port,
+            spec_consumer.vpn.protocol,
+            bundle.ca_cert,
+            bundle.client_cert,
+            bundle.client_key_path.read_text(encoding="utf-8"),
+        )
+
+    # -- faults ---------------------------------------------------------------------------------------
+    @property
+    def before_faults_path(self) -> Path:
+        return self.state_dir / "sandbox.before-faults.json"
+
+    def inject_fault(self, name: str) -> dict[str, Any]:
+        """Break one thing on purpose; the world before the first fault is kept for `clear`."""
+        from privlink.targets.local import faults
+
+        if not self.world_path.exists() or self.runtime() is None:
+            raise StateError("sandbox", "the sandbox is not running", "run `privlink up` first")
+        world = self.load_world()
+        chosen = faults.inject(world, self.spec, name)  # raises BadInput before anything changes
+        meta = self.meta()
+        if not self.before_faults_path.exists():
+            self.load_world().save(self.before_faults_path)
+        meta["faults"] = [*meta.get("faults", []), name]
+        self.save_world(world)
+        self.save_meta(meta)
+        self.apply_dataplane(world)
+        return {"injected": chosen.name, "expect": chosen.finding, "what": chosen.description}
+
+    def clear_faults(self) -> dict[str, Any]:
+        """Undo every injected fault: the world as it was before the first one."""
+        meta = self.meta()
+        cleared = meta.pop("faults", [])
+        if self.before_faults_path.exists():
+            os.replace(self.before_faults_path, self.world_path)
+        self.save_meta(meta)
+        if self.runtime() is not None:
+            self.apply_dataplane(self.load_world())
+        return {"cleared": cleared}
+
+    # -- down -----------------------------------------------------------------------------------------
+    def down(self, progress: Progress = no_progress) -> None:
+        from privlink.targets.local.dataplane import control
+        from privlink.targets.local.engine.engine import Engine
+
+        if control.stop(self.runtime_path):
+            progress("stopped the data plane")
+        if self.world_path.exists():
+            world = self.load_world()
+            engine = Engine(world)
+            try:
+                stacks = self.stacks()
+            except BadInput:
+                stacks = []
+            known = {s.stack_name for s in stacks}
+            self._remove_orphans(world, engine, known, progress)
+            for batch in delete_batches(stacks):
+                for stack in batch:
+                    if stack.name.part == "producer":
+                        self._reject_remaining(world)
+                    if world.find_stack(stack.stack_name, stack.account, stack.region):
+                        progress(f"{stack.stack_name}: deleting")
+                        engine.delete(stack.stack_name, stack.account, stack.region)
+                        self.save_world(world)
+            for arn, cert in list(world.certificates.items()):
+                if cert.tags.get(naming.TAG_LINK) == self.spec.name:
+                    world.delete_certificate(arn)
+            self.save_world(world)
+            if world.stacks or world.certificates:
+                left = sorted(s.name for s in world.stacks.values())
+                raise DeployFailed("down", f"the sandbox still holds {', '.join(left) or 'certificates'}")
+        for path in (
+            self.world_path,
+            self.meta_path,
+            self.config_path,
+            self.runtime_path,
+            self.log_path,
+            self.before_faults_path,
+        ):
+            path.unlink(missing_ok=True)
+        _remove_tree(self.state_dir / "certs")
+        if self.state_dir.exists() and not any(self.state_dir.iterdir()):
+            self.state_dir.rmdir()
+
+    def _reject_remaining(self, world) -> None:
+        """Endpoints that outlive their consumer stack (or undeclared ones) would block the service."""
+        service_id = self._service_id(world)
+        if not service_id or service_id not in world.endpoint_services:
+            return
+        live = [
+            c["VpcEndpointId"]
+            for c in world.connections(service_id)
+            if c["VpcEndpointState"] in ("pendingAcceptance", "pending", "available")
+        ]
+        if live:
+            world.reject(service_id, live)
+
+
+def _remove_tree(path: Path) -> None:
+    if not path.exists():
+        return
+    for child in sorted(path.rglob("*"), key=lambda p: len(p.parts), reverse=True):
+        child.rmdir() if child.is_dir() else child.unlink()
+    path.rmdir()

@@ -1,0 +1,184 @@
+"""The local target end to end: the rendered templates in the sandbox, real sockets on loopback."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+from pathlib import Path
+
+import dns.resolver
+import pytest
+import yaml
+
+from privlink.errors import DeployFailed
+from privlink.spec import parse_spec
+from privlink.spec.demo import demo_spec_text
+from privlink.targets.local.engine import ids as idfmt
+from privlink.targets.local.target import LocalTarget
+
+
+def spec_from(edit=None, cross_region=False):
+    data = yaml.safe_load(demo_spec_text(cross_region))
+    if edit:
+        edit(data)
+    return parse_spec(yaml.safe_dump(data))
+
+
+@pytest.fixture
+def sandbox(tmp_path):
+    """A factory of LocalTargets in a temp dir; every one is brought down at the end."""
+    made: list[LocalTarget] = []
+
+    def make(spec):
+        target = LocalTarget(spec, tmp_path / ".privlink")
+        made.append(target)
+        return target
+
+    yield make
+    for target in made:
+        target.down()
+        assert not (tmp_path / ".privlink").exists()
+
+
+def resolve(dns_address: str, name: str) -> list[str]:
+    host, port = dns_address.split(":")
+    resolver = dns.resolver.Resolver(configure=False)
+    resolver.nameservers = [host]
+    resolver.port = int(port)
+    resolver.lifetime = 3
+    return sorted(a.address for a in resolver.resolve(name, "A"))
+
+
+def http_get(address: str, port: int, host: str = "hello.internal.company") -> dict:
+    with socket.create_connection((address, port), timeout=3) as sock:
+        sock.sendall(f"GET / HTTP/1.1\r\nHost: {host}:{port}\r\nConnection: close\r\n\r\n".encode())
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200"), head
+    return json.loads(body)
+
+
+def refused(address: str, port: int) -> bool:
+    """True when the connection fails or closes without an answer."""
+    try:
+        http_get(address, port)
+    except (OSError, AssertionError, ValueError):
+        return True
+    return False
+
+
+def test_demo_path_end_to_end_and_down_leaves_nothing(sandbox, tmp_path):
+    target = sandbox(spec_from())
+    status = target.up()
+    consumer = status["consumers"][0]
+    assert consumer["endpoint_state"] == "available"
+    assert status["dns"].startswith("127.0.0.1:")
+    addresses = resolve(status["dns"], "hello.internal.company")
+    assert addresses == sorted(a.split(":")[0] for a in consumer["addresses"])
+    assert len(addresses) == 2
+    answers = [http_get(a, 8080) for a in addresses]
+    assert all(a["message"] == "Hello from provider" for a in answers)
+    # the regional endpoint name resolves too; an unknown name does not
+    regional = consumer["dns_entries"][0].split(":", 1)[1]
+    assert resolve(status["dns"], regional) == addresses
+    with pytest.raises(dns.resolver.NXDOMAIN):
+        resolve(status["dns"], "nope.internal.company")
+    pid = target.runtime()["pid"]
+    again = target.up()  # idempotent
+    assert again["consumers"][0]["endpoint_id"] == consumer["endpoint_id"]
+    assert target.runtime()["pid"] == pid
+    target.down()
+    assert not (tmp_path / ".privlink").exists()
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
+    with pytest.raises(OSError):
+        socket.create_connection((addresses[0], 8080), timeout=1)
+
+
+def test_same_cidr_two_consumers_and_cross_region(sandbox):
+    def edit(data):
+        data["consumers"][0]["vpc"]["cidr"] = data["producer"]["vpc"]["cidr"]
+        second = dict(data["consumers"][0], name="qa", account="qa")
+        second["region"] = "eu-west-2"
+        second["private_dns"] = {"zone": "qa.company", "record": "hello"}
+        second.pop("vpn")
+        data["consumers"].append(second)
+
+    target = sandbox(spec_from(edit))
+    status = target.up()
+    by_name = {c["name"]: c for c in status["consumers"]}
+    assert {c["endpoint_state"] for c in by_name.values()} == {"available"}
+    dev = resolve(status["dns"], "hello.internal.company")
+    qa = resolve(status["dns"], "hello.qa.company")
+    assert not set(dev) & set(qa)  # same VPC CIDRs, different loopback addresses
+    for address in dev + qa:
+        assert http_get(address, 8080)["message"] == "Hello from provider"
+
+
+def test_acceptance_flow(sandbox):
+    def edit(data):
+        data["producer"]["endpoint_service"]["auto_accept"] = False
+
+    target = sandbox(spec_from(edit))
+    status = target.up()
+    endpoint_id = status["consumers"][0]["endpoint_id"]
+    assert status["consumers"][0]["endpoint_state"] == "pendingAcceptance"
+    assert [c.state for c in target.connections()] == ["pendingAcceptance"]
+    assert status["consumers"][0]["addresses"] == [] or all(
+        refused(a.split(":")[0], 8080) for a in status["consumers"][0]["addresses"]
+    )
+    result = target.accept([endpoint_id])
+    assert result.succeeded == [endpoint_id]
+    status = target.status()
+    assert status["consumers"][0]["endpoint_state"] == "available"
+    target.wait_until_serving()
+    for address in resolve(target.status()["dns"], "hello.internal.company"):
+        assert http_get(address, 8080)["message"] == "Hello from provider"
+    target.reject([endpoint_id])
+    assert target.connections()[0].state == "rejected"
+    for address in target.status()["consumers"][0]["addresses"]:
+        assert refused(address.split(":")[0], 8080)
+
+
+def test_principal_not_allowed_fails_with_aws_error_and_keeps_the_producer(sandbox):
+    def edit(data):
+        data["consumers"][0]["principal"] = "arn:aws:iam::123456789012:root"
+
+    target = sandbox(spec_from(edit))
+    with pytest.raises(DeployFailed) as info:
+        target.up()
+    assert "InvalidServiceName" in str(info.value)
+    assert "does not exist" in str(info.value)
+    stacks = {s["name"]: s["status"] for s in target.status()["stacks"]}
+    assert stacks["privlink-hello-producer"] == "CREATE_COMPLETE"
+    assert stacks["privlink-hello-consumer-dev"] == "NOT_DEPLOYED"
+
+
+def test_fault_endpoint_sg_closed_breaks_and_clear_restores(sandbox):
+    target = sandbox(spec_from())
+    status = target.up()
+    addresses = resolve(status["dns"], "hello.internal.company")
+    target.inject_fault("endpoint-sg-closed")
+    assert all(refused(a, 8080) for a in addresses)
+    target.clear_faults()
+    target.wait_until_serving()
+    assert all(http_get(a, 8080)["message"] == "Hello from provider" for a in addresses)
+
+
+def test_simulated_account_ids_are_not_the_placeholders(sandbox):
+    assert idfmt.account_id("dev") != idfmt.account_id("prod")
+
+
+def test_existing_state_file_corrupt_is_bad_input(tmp_path):
+    state = tmp_path / ".privlink"
+    state.mkdir()
+    (state / "sandbox.json").write_text("{not json")
+    target = LocalTarget(spec_from(), state)
+    from privlink.errors import StateError
+
+    with pytest.raises(StateError):
+        target.up()
+    assert Path(state / "sandbox.json").read_text() == "{not json"
