@@ -7,7 +7,9 @@ import importlib
 import typer
 
 # One module per group of commands; add a module here to add its commands.
-COMMAND_MODULES: list[str] = []
+COMMAND_MODULES: list[str] = [
+    "check_commands",
+]
 
 
 def register(app: typer.Typer) -> None:
