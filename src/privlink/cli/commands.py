@@ -8,6 +8,7 @@ import typer
 
 # One module per group of commands; add a module here to add its commands (one per line).
 COMMAND_MODULES: list[str] = [
+    "check_commands",
     "deploy_commands",
     "fleet_commands",
     "ops_commands",

@@ -1,0 +1,144 @@
+"""`privlink test` (the end-to-end probe) and `privlink doctor` (every check)."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from enum import Enum
+from typing import Any, Protocol, runtime_checkable
+
+import typer
+
+from privlink.cli.main import OutputFormat, emit_json, globals_of, stderr
+from privlink.errors import BadInput, PrivlinkError
+
+
+@runtime_checkable
+class Checkable(Protocol):
+    """What a target provides for `test` and `doctor`."""
+
+    def observe(self) -> Any:  # -> privlink.observe.Observation
+        """What is deployed, as an Observation (never raises for describe failures)."""
+
+    def probe_plan(self, consumer: str) -> tuple[str | None, str, int]:
+        """(DNS server 'HOST:PORT' or None for the system resolver, private name, service port)."""
+
+
+@runtime_checkable
+class SsmCapable(Protocol):
+    """A target that can hand out AWS clients (the aws target's gateway), for `test --via ssm`."""
+
+    def clients(self, account_label: str, region: str, service: str) -> Any: ...
+
+
+class Via(str, Enum):
+    local = "local"
+    ssm = "ssm"
+
+
+def checkable(target: Any) -> Checkable:
+    if not isinstance(target, Checkable):
+        raise PrivlinkError(
+            f"target {getattr(target, 'name', type(target).__name__)}",
+            "does not support test/doctor yet",
+            "use the other target (--target) or update privlink",
+        )
+    return target
+
+
+def chosen_consumer(spec: Any, name: str | None) -> str:
+    names = [c.name for c in spec.consumers]
+    if not names:
+        raise BadInput("consumers", "the spec declares no consumer to test from", "add one under consumers:")
+    if name is None:
+        return names[0]
+    if name not in names:
+        raise BadInput("--consumer", f"no consumer named {name!r}", f"use one of: {', '.join(names)}")
+    return name
+
+
+def test_command(
+    ctx: typer.Context,
+    consumer: str | None = typer.Option(
+        None, "--consumer", help="The consumer to test from (default: the first)."
+    ),
+    via: Via = typer.Option(
+        Via.local,
+        "--via",
+        help="local: from this machine; ssm: from an SSM-managed instance in the consumer VPC.",
+    ),
+    output: OutputFormat = typer.Option(OutputFormat.text, "--output", help="text or json."),
+) -> None:
+    """Resolve the private name and call the service end to end (exit 1 when it fails)."""
+    g = globals_of(ctx)
+    spec = g.spec()
+    name = chosen_consumer(spec, consumer)
+    target = g.target_for(spec)
+    report = run_test(target, spec, name, via.value)
+    if output is OutputFormat.json:
+        emit_json(report.to_dict())
+    else:
+        print(render_probe(report, name))
+        if not report.ok:
+            stderr(
+                f"privlink: test failed at step {report.failed_step}; run `privlink doctor` to find out why"
+            )
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+def run_test(target: Any, spec: Any, consumer: str, via: str):  # -> ProbeReport
+    from privlink.probe import run_probe, run_probe_ssm
+
+    target = checkable(target)
+    dns_server, private_name, port = target.probe_plan(consumer)
+    if via == "local":
+        return run_probe(private_name, port, dns_server)
+    if not isinstance(target, SsmCapable):
+        raise BadInput("--via", "ssm needs the aws target", "use --via local, or --target aws")
+    observed = next((c for c in target.observe().consumers if c.name == consumer), None)
+    if observed is None or not observed.vpc_id:
+        raise PrivlinkError(f"consumer {consumer}", "its VPC is not deployed", "run `privlink up` first")
+    return run_probe_ssm(
+        target.clients, observed.account_label, observed.region, observed.vpc_id, private_name, port
+    )
+
+
+def render_probe(report: Any, consumer: str) -> str:
+    lines = [f"privlink test: {report.name}:{report.port} from consumer {consumer} (via {report.via})"]
+    for step in report.steps:
+        mark = "ok  " if step.ok else "FAIL"
+        lines.append(f"  {mark} {step.name:<8} {step.ms:>8.1f} ms  {step.detail}")
+    if report.ok:
+        body = report.body.strip().replace("\n", " ")
+        lines.append(f"  response: {body[:200]}{'...' if len(body) > 200 else ''}")
+        lines.append("test passed")
+    else:
+        lines.append(f"test failed at step: {report.failed_step}")
+    return "\n".join(lines)
+
+
+def doctor_command(
+    ctx: typer.Context,
+    output: OutputFormat = typer.Option(OutputFormat.text, "--output", help="text or json."),
+) -> None:
+    """Run every check; findings with id, severity, resource, evidence and fix (exit 1 on errors)."""
+    from privlink.doctor import has_errors, run_checks
+    from privlink.doctor.report import render_text, to_json
+
+    g = globals_of(ctx)
+    target = checkable(g.target_for())
+    observation = target.observe()
+    findings = run_checks(observation)
+    if output is OutputFormat.json:
+        emit_json(to_json(findings, observation.target))
+    else:
+        sys.stdout.write(render_text(findings, color=sys.stdout.isatty()))
+    if has_errors(findings):
+        raise typer.Exit(1)
+
+
+def register(app: typer.Typer) -> None:
+    command: Callable[..., Any] = app.command
+    command("test")(test_command)
+    command("doctor")(doctor_command)

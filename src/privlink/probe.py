@@ -1,0 +1,387 @@
+"""The end-to-end probe behind `privlink test`: resolve the private name, connect, HTTP GET /.
+
+Each step is recorded with its timing and outcome in a `ProbeReport`. The resolver, connector and
+clock are injected so that tests can drive every outcome; the defaults use dnslib (against a given
+DNS server such as the sandbox's `127.0.0.1:PORT`) or the system resolver, and plain sockets.
+
+`run_probe_ssm` runs the same probe on an SSM-managed instance inside the consumer VPC (AWS), with
+clients from the injected `clients(account_label, region, service)` callable.
+"""
+
+from __future__ import annotations
+
+import http.client
+import ipaddress
+import json
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+Resolver = Callable[[str, float], list[str]]
+"""resolver(name, timeout) -> IPv4 addresses; raises on failure."""
+Connector = Callable[[str, int, float], socket.socket]
+"""connector(address, port, timeout) -> a connected socket; raises on failure."""
+Clock = Callable[[], float]
+
+MAX_BODY = 64 * 1024
+
+
+class ProbeFailed(Exception):
+    """A step failed; the message is the user-facing reason."""
+
+
+@dataclass
+class ProbeStep:
+    name: str  # resolve | connect | http
+    ok: bool
+    ms: float
+    detail: str = ""  # what happened (addresses, peer, status line) or why it failed
+
+
+@dataclass
+class ProbeReport:
+    name: str
+    port: int
+    via: str = "local"  # local | ssm
+    dns_server: str | None = None
+    steps: list[ProbeStep] = field(default_factory=list)
+    address: str | None = None
+    status: int | None = None
+    body: str = ""
+    json: Any = None
+
+    @property
+    def failed_step(self) -> str | None:
+        return next((s.name for s in self.steps if not s.ok), None)
+
+    @property
+    def ok(self) -> bool:
+        return any(s.name == "http" for s in self.steps) and all(s.ok for s in self.steps)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["ok"] = self.ok
+        data["failed_step"] = self.failed_step
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ProbeReport:
+        steps = [
+            ProbeStep(**{k: s[k] for k in ("name", "ok", "ms", "detail") if k in s}) for s in data["steps"]
+        ]
+        return cls(
+            name=data["name"],
+            port=int(data["port"]),
+            via=data.get("via", "local"),
+            dns_server=data.get("dns_server"),
+            steps=steps,
+            address=data.get("address"),
+            status=data.get("status"),
+            body=data.get("body", ""),
+            json=data.get("json"),
+        )
+
+
+# --- default effects ----------------------------------------------------------------------------
+
+
+def parse_server(server: str) -> tuple[str, int]:
+    """'127.0.0.1:5353' -> ('127.0.0.1', 5353); a bare address means port 53."""
+    host, sep, port = server.rpartition(":")
+    if not sep:
+        return server, 53
+    return host, int(port)
+
+
+def dns_resolver(server: str) -> Resolver:
+    """A resolver asking one DNS server directly (A records, following the answer's CNAMEs)."""
+    from dnslib import QTYPE, RCODE, DNSRecord
+
+    host, port = parse_server(server)
+
+    def resolve(name: str, timeout: float) -> list[str]:
+        query = DNSRecord.question(name, "A")
+        reply = DNSRecord.parse(query.send(host, port, timeout=timeout))
+        if reply.header.tc:
+            reply = DNSRecord.parse(query.send(host, port, tcp=True, timeout=timeout))
+        rcode = reply.header.rcode
+        if rcode != RCODE.NOERROR:
+            raise ProbeFailed(f"{server} answered {RCODE.get(rcode)} for {name}")
+        addresses = [str(rr.rdata) for rr in reply.rr if rr.rtype == QTYPE.A]
+        if not addresses:
+            raise ProbeFailed(f"{server} has no A record for {name}")
+        return addresses
+
+    return resolve
+
+
+def system_resolver(name: str, timeout: float) -> list[str]:
+    """The system resolver (it has no timeout of its own; `timeout` is advisory)."""
+    try:
+        infos = socket.getaddrinfo(name, None, socket.AF_INET, socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        raise ProbeFailed(f"the system resolver cannot resolve {name}: {exc.strerror}") from exc
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
+
+
+def tcp_connector(address: str, port: int, timeout: float) -> socket.socket:
+    return socket.create_connection((address, port), timeout=timeout)
+
+
+# --- the probe ----------------------------------------------------------------------------------
+
+
+def is_ip(name: str) -> bool:
+    try:
+        ipaddress.IPv4Address(name)
+    except ValueError:
+        return False
+    return True
+
+
+def run_probe(
+    name: str,
+    port: int,
+    dns_server: str | None = None,
+    *,
+    path: str = "/",
+    timeout: float = 5.0,
+    resolver: Resolver | None = None,
+    connector: Connector = tcp_connector,
+    clock: Clock = time.monotonic,
+) -> ProbeReport:
+    """Resolve `name` (via `dns_server` or the system), connect to `port`, GET `path`; never raises."""
+    report = ProbeReport(name=name, port=port, dns_server=dns_server)
+    if resolver is None:
+        resolver = dns_resolver(dns_server) if dns_server else system_resolver
+
+    def step(step_name: str, action: Callable[[], str]) -> bool:
+        start = clock()
+        try:
+            detail, ok = action(), True
+        except Exception as exc:  # the probe reports failures, it does not raise them
+            detail, ok = describe_error(exc), False
+        report.steps.append(ProbeStep(step_name, ok, round((clock() - start) * 1000, 1), detail))
+        return ok
+
+    addresses: list[str] = []
+
+    def resolve() -> str:
+        if is_ip(name):
+            addresses.append(name)
+            return f"{name} is an address"
+        addresses.extend(resolver(name, timeout))
+        return f"{name} -> {', '.join(addresses)}" + (f" (via {dns_server})" if dns_server else "")
+
+    sock: list[socket.socket] = []
+
+    def connect() -> str:
+        errors = []
+        for address in addresses:
+            try:
+                sock.append(connector(address, port, timeout))
+            except OSError as exc:
+                errors.append(f"{address}:{port}: {describe_error(exc)}")
+                continue
+            report.address = address
+            return f"connected to {address}:{port}"
+        raise ProbeFailed("; ".join(errors))
+
+    def fetch() -> str:
+        connection = http.client.HTTPConnection(name, port, timeout=timeout)
+        connection.sock = sock[0]
+        try:
+            connection.request("GET", path, headers={"Host": f"{name}:{port}", "Connection": "close"})
+            response = connection.getresponse()
+            raw = response.read(MAX_BODY)
+        finally:
+            connection.close()
+        report.status = response.status
+        report.body = raw.decode("utf-8", errors="replace")
+        try:
+            report.json = json.loads(report.body)
+        except ValueError:
+            report.json = None
+        line = f"HTTP {response.status} {response.reason}, {len(raw)} bytes"
+        if not 200 <= response.status < 300:
+            raise ProbeFailed(line)
+        return line
+
+    try:
+        if step("resolve", resolve) and step("connect", connect):
+            step("http", fetch)
+    finally:
+        for s in sock:
+            s.close()
+    return report
+
+
+def describe_error(exc: BaseException) -> str:
+    if isinstance(exc, ProbeFailed):
+        return str(exc)
+    if isinstance(exc, socket.timeout | TimeoutError):
+        return "timed out"
+    if isinstance(exc, ConnectionRefusedError):
+        return "connection refused"
+    if isinstance(exc, ConnectionResetError):
+        return "connection reset"
+    text = str(exc) or type(exc).__name__
+    return f"{type(exc).__name__}: {text}" if not isinstance(exc, OSError) else text
+
+
+# --- the same probe on an SSM-managed instance in the consumer VPC ------------------------------
+
+# Runs with the instance's python3 and stdlib only; it prints one JSON ProbeReport.
+REMOTE_SCRIPT = r"""
+import http.client, json, socket, sys, time
+name, port, path, timeout = sys.argv[1], int(sys.argv[2]), sys.argv[3], float(sys.argv[4])
+report = {"name": name, "port": port, "via": "ssm", "dns_server": None, "steps": [],
+          "address": None, "status": None, "body": "", "json": None}
+def step(label, action):
+    start = time.monotonic()
+    try:
+        detail, ok = action(), True
+    except Exception as exc:
+        detail, ok = (str(exc) or type(exc).__name__), False
+    report["steps"].append({"name": label, "ok": ok, "ms": round((time.monotonic() - start) * 1000, 1),
+                            "detail": detail})
+    return ok
+state = {}
+def resolve():
+    infos = socket.getaddrinfo(name, None, socket.AF_INET, socket.SOCK_STREAM)
+    state["addresses"] = list(dict.fromkeys(i[4][0] for i in infos))
+    return name + " -> " + ", ".join(state["addresses"])
+def connect():
+    errors = []
+    for address in state["addresses"]:
+        try:
+            state["sock"] = socket.create_connection((address, port), timeout=timeout)
+        except OSError as exc:
+            errors.append("%s:%d: %s" % (address, port, exc))
+            continue
+        report["address"] = address
+        return "connected to %s:%d" % (address, port)
+    raise RuntimeError("; ".join(errors))
+def fetch():
+    conn = http.client.HTTPConnection(name, port, timeout=timeout)
+    conn.sock = state["sock"]
+    conn.request("GET", path, headers={"Host": "%s:%d" % (name, port), "Connection": "close"})
+    response = conn.getresponse()
+    raw = response.read(65536)
+    conn.close()
+    report["status"] = response.status
+    report["body"] = raw.decode("utf-8", "replace")
+    try:
+        report["json"] = json.loads(report["body"])
+    except ValueError:
+        pass
+    line = "HTTP %d %s, %d bytes" % (response.status, response.reason, len(raw))
+    if not 200 <= response.status < 300:
+        raise RuntimeError(line)
+    return line
+if step("resolve", resolve) and step("connect", connect):
+    step("http", fetch)
+print(json.dumps(report))
+"""
+
+SSM_DOCUMENT = "AWS-RunShellScript"
+SSM_DONE = {"Success", "Failed", "Cancelled", "TimedOut"}
+
+
+def remote_commands(name: str, port: int, path: str = "/", timeout: float = 5.0) -> list[str]:
+    """The shell commands SSM runs: the probe script via a quoted heredoc, arguments shell-quoted."""
+    import shlex
+
+    args = " ".join(shlex.quote(a) for a in (name, str(port), path, str(timeout)))
+    return [f"python3 - {args} <<'PRIVLINK_PROBE'\n{REMOTE_SCRIPT.strip()}\nPRIVLINK_PROBE"]
+
+
+def find_ssm_instance(ec2: Any, ssm: Any, vpc_id: str) -> str | None:
+    """A running instance in `vpc_id` whose SSM agent is online, or None."""
+    response = ec2.describe_instances(
+        Filters=[
+            {"Name": "vpc-id", "Values": [vpc_id]},
+            {"Name": "instance-state-name", "Values": ["running"]},
+        ]
+    )
+    ids = [i["InstanceId"] for r in response.get("Reservations", []) for i in r.get("Instances", [])]
+    if not ids:
+        return None
+    info = ssm.describe_instance_information(Filters=[{"Key": "InstanceIds", "Values": ids}])
+    online = [
+        i["InstanceId"] for i in info.get("InstanceInformationList", []) if i.get("PingStatus") == "Online"
+    ]
+    return online[0] if online else None
+
+
+def run_probe_ssm(
+    clients: Callable[[str, str, str], Any],
+    account: str,
+    region: str,
+    vpc_id: str,
+    name: str,
+    port: int,
+    *,
+    instance_id: str | None = None,
+    path: str = "/",
+    timeout: float = 5.0,
+    wait: float = 120.0,
+    poll: float = 2.0,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Clock = time.monotonic,
+) -> ProbeReport:
+    """Run the probe on an SSM-managed instance in the consumer VPC; never raises for AWS errors."""
+    report = ProbeReport(name=name, port=port, via="ssm")
+    start = clock()
+
+    def fail(detail: str) -> ProbeReport:
+        report.steps.append(ProbeStep("ssm", False, round((clock() - start) * 1000, 1), detail))
+        return report
+
+    try:
+        ssm = clients(account, region, "ssm")
+        if instance_id is None:
+            instance_id = find_ssm_instance(clients(account, region, "ec2"), ssm, vpc_id)
+        if instance_id is None:
+            return fail(
+                f"no running SSM-managed instance in {vpc_id}; start one with the SSM agent and an "
+                "instance profile allowing AmazonSSMManagedInstanceCore, or use --via local"
+            )
+        sent = ssm.send_command(
+            InstanceIds=[instance_id],
+            DocumentName=SSM_DOCUMENT,
+            Comment=f"privlink test {name}:{port}",
+            Parameters={"commands": remote_commands(name, port, path, timeout)},
+            TimeoutSeconds=max(30, int(wait)),
+        )
+        command_id = sent["Command"]["CommandId"]
+        deadline = start + wait
+        invocation: dict[str, Any] = {}
+        while True:
+            sleep(poll)
+            try:
+                invocation = ssm.get_command_invocation(CommandId=command_id, InstanceId=instance_id)
+            except Exception as exc:  # the invocation appears a moment after send_command
+                if "InvocationDoesNotExist" not in str(exc) and "InvocationDoesNotExist" not in repr(
+                    getattr(exc, "response", "")
+                ):
+                    raise
+                invocation = {}
+            if invocation.get("Status") in SSM_DONE or clock() >= deadline:
+                break
+    except Exception as exc:
+        return fail(f"SSM failed: {describe_error(exc)}")
+    status = invocation.get("Status", "unknown")
+    output = invocation.get("StandardOutputContent", "").strip()
+    try:
+        remote = ProbeReport.from_dict(json.loads(output.splitlines()[-1]))
+    except (ValueError, KeyError, IndexError):
+        error = invocation.get("StandardErrorContent", "").strip()[:300]
+        return fail(f"command {command_id} on {instance_id} ended {status}: {error or 'no probe output'}")
+    remote.via = "ssm"
+    elapsed = round((clock() - start) * 1000, 1)
+    detail = f"command {command_id} on {instance_id}: {status}"
+    remote.steps.insert(0, ProbeStep("ssm", True, elapsed, detail))
+    return remote
