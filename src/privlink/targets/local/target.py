@@ -440,6 +440,34 @@ class LocalTarget(Target):
             bundle.client_key_path.read_text(encoding="utf-8"),
         )
 
+    # -- test and doctor -----------------------------------------------------------------------------
+    def observe(self):  # -> privlink.observe.model.Observation
+        from privlink.observe.local import observe_sandbox
+
+        return observe_sandbox(self.spec, self.load_world(), self.runtime())
+
+    def probe_plan(self, consumer: str) -> tuple[str | None, str, int]:
+        """(the sandbox DNS server, the name clients of `consumer` resolve, the service port)."""
+        from privlink.observe.expect import expected_private_name
+
+        try:
+            spec_consumer = self.spec.consumer(consumer)
+        except KeyError:
+            raise BadInput(
+                "--consumer", f"no consumer named {consumer!r}", "see `consumers:` in the spec"
+            ) from None
+        runtime = self.runtime()
+        if runtime is None:
+            raise StateError("sandbox", "the data plane is not running", "run `privlink up`")
+        name = expected_private_name(self.spec, spec_consumer)
+        if name is None:  # no private name: the endpoint's regional DNS name
+            status = next(c for c in self.status()["consumers"] if c["name"] == consumer)
+            entries = status["dns_entries"]
+            if not entries:
+                raise StateError("sandbox", f"{consumer} has no endpoint", "run `privlink doctor`")
+            name = entries[0].split(":", 1)[1]
+        return runtime["dns"], name, self.spec.producer.service.port
+
     # -- faults ---------------------------------------------------------------------------------------
     @property
     def before_faults_path(self) -> Path:
