@@ -175,45 +175,58 @@ def run_probe(
         addresses.extend(resolver(name, timeout))
         return f"{name} -> {', '.join(addresses)}" + (f" (via {dns_server})" if dns_server else "")
 
-    sock: list[socket.socket] = []
+    socks: list[tuple[str, socket.socket]] = []
 
+    # Every resolved address (one per endpoint ENI, i.e. per AZ) must serve: a client may get any.
     def connect() -> str:
         errors = []
         for address in addresses:
             try:
-                sock.append(connector(address, port, timeout))
+                socks.append((address, connector(address, port, timeout)))
             except OSError as exc:
                 errors.append(f"{address}:{port}: {describe_error(exc)}")
-                continue
-            report.address = address
-            return f"connected to {address}:{port}"
-        raise ProbeFailed("; ".join(errors))
+        if errors:
+            raise ProbeFailed("; ".join(errors))
+        report.address = socks[0][0]
+        return "connected to " + ", ".join(f"{a}:{port}" for a, _ in socks)
 
-    def fetch() -> str:
+    def get(address: str, sock: socket.socket) -> str:
         connection = http.client.HTTPConnection(name, port, timeout=timeout)
-        connection.sock = sock[0]
+        connection.sock = sock
         try:
             connection.request("GET", path, headers={"Host": f"{name}:{port}", "Connection": "close"})
             response = connection.getresponse()
             raw = response.read(MAX_BODY)
         finally:
             connection.close()
-        report.status = response.status
-        report.body = raw.decode("utf-8", errors="replace")
-        try:
-            report.json = json.loads(report.body)
-        except ValueError:
-            report.json = None
+        if report.status is None or not 200 <= response.status < 300:
+            report.status = response.status
+            report.body = raw.decode("utf-8", errors="replace")
+            try:
+                report.json = json.loads(report.body)
+            except ValueError:
+                report.json = None
         line = f"HTTP {response.status} {response.reason}, {len(raw)} bytes"
         if not 200 <= response.status < 300:
-            raise ProbeFailed(line)
+            raise ProbeFailed(f"{address}: {line}")
         return line
+
+    def fetch() -> str:
+        lines, errors = [], []
+        for address, sock in socks:
+            try:
+                lines.append(get(address, sock))
+            except Exception as exc:
+                errors.append(f"{address}: {describe_error(exc)}")
+        if errors:
+            raise ProbeFailed("; ".join(errors))
+        return lines[0] + (f" (from each of {len(lines)} addresses)" if len(lines) > 1 else "")
 
     try:
         if step("resolve", resolve) and step("connect", connect):
             step("http", fetch)
     finally:
-        for s in sock:
+        for _, s in socks:
             s.close()
     return report
 

@@ -133,6 +133,8 @@ def check_endpoint_missing(obs: Observation) -> list[Finding]:
             and (c.region not in service.supported_regions)
         ):
             causes.append(f"{service.id} does not list {c.region} in SupportedRegions")
+        if causes:
+            continue  # principal-not-allowed / cross-region-not-supported name the root cause
         if "InvalidServiceName" in c.endpoint_failure and not causes:
             causes.append(
                 "the service name is wrong, the principal is not allowed, or a cross-region "
@@ -352,8 +354,12 @@ def check_targets_unhealthy(obs: Observation) -> list[Finding]:
             )
             continue
         bad = [t for t in group.targets if t.state != "healthy"]
-        if not bad:
-            continue
+        if not bad or sends_to_wrong_port(group, obs.expected.target_port):
+            continue  # nothing wrong, or listener-target-port-mismatch names the root cause
+        if len(bad) < len(group.targets) and not lb.cross_zone:
+            healthy_zones = {t.az_id or t.az for t in group.targets if t.state == "healthy"}
+            if all((t.az_id or t.az) not in healthy_zones for t in bad):
+                continue  # whole AZs down with cross-zone off: az-without-healthy-targets says so
         severity = "error" if len(bad) == len(group.targets) else "warning"
         listed = "; ".join(
             f"{t.id}:{t.port} in {t.az or '?'} is {t.state or '?'}"
@@ -399,6 +405,12 @@ def check_az_without_healthy_targets(obs: Observation) -> list[Finding]:
     return found
 
 
+def sends_to_wrong_port(group, target_port: int) -> bool:
+    """The target group (or a registration) uses a port the service does not listen on."""
+    wrong = [t for t in group.targets if t.port is not None and t.port != target_port]
+    return group.port != target_port or bool(wrong)
+
+
 def check_listener_target_ports(obs: Observation) -> list[Finding]:
     lb = load_balancer(obs)
     if lb is None:
@@ -423,7 +435,7 @@ def check_listener_target_ports(obs: Observation) -> list[Finding]:
             if group is None:
                 continue
             wrong = [t for t in group.targets if t.port is not None and t.port != target_port]
-            if group.port != target_port or wrong:
+            if sends_to_wrong_port(group, target_port):
                 seen = ", ".join(sorted({str(group.port)} | {f"{t.id}:{t.port}" for t in wrong}))
                 found.append(
                     Finding(

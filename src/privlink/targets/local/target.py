@@ -167,6 +167,9 @@ class LocalTarget(Target):
                     params = bind_parameters(stack, outputs, steps, lambda label: world.account(label).id)
                     progress(f"{stack.stack_name}: deploying ({stack.account}, {stack.region})")
                     outputs[stack.stack_name] = engine.deploy(stack, params)
+                    if stack.name.part == "producer":
+                        # consumers with private_dns_enabled need a verified name first
+                        self._verify_private_dns(world, outputs, progress)
                     if stack.name.part == "consumer":
                         self._accept_declared(world, outputs, progress)
                     self.save_world(world)

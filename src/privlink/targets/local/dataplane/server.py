@@ -637,13 +637,17 @@ class DataPlane:
             rt = self.lbs.get(ep.load_balancer_id) if ep else None
             if ep is None or rt is None or self.refusals.get(eni.eni_id) is not None:
                 return None
+            # The listener outlives reloads: use this ENI as the current config has it.
+            current = next((e for e in ep.enis if e.eni_id == eni.eni_id), None)
+            if current is None:
+                return None
             nodes = rt.config.nodes
             if ep.cross_region:
                 first = rt.node_rr % len(nodes) if nodes else 0
                 candidates = nodes[first:] + nodes[:first]
                 rt.node_rr += 1
             else:
-                candidates = [n for n in nodes if n.az_id == eni.az_id]  # same AZ ID, or nothing
+                candidates = [n for n in nodes if n.az_id == current.az_id]  # same AZ ID, or nothing
             for node in candidates:
                 addr = self._pick(rt, node)
                 if addr is None:
@@ -651,7 +655,7 @@ class DataPlane:
                 header = None
                 if rt.config.proxy_protocol:
                     header = ppv2.encode(
-                        ep.source.ip, peer[1], eni.private_ip, ep.port, endpoint_id=ep.endpoint_id
+                        ep.source.ip, peer[1], current.private_ip, ep.port, endpoint_id=ep.endpoint_id
                     )
                 return Route(addr[0], addr[1], node.bind_ip, header)
             return None
