@@ -1,0 +1,160 @@
+"""NLB semantics through the local target: health checks and cross-zone, proxy protocol v2 bytes."""
+
+from __future__ import annotations
+
+import socket
+import struct
+import threading
+import time
+
+import pytest
+import yaml
+from test_local_target import http_get, refused, resolve
+
+from privlink.spec import parse_spec
+from privlink.spec.demo import demo_spec_text
+from privlink.targets.local.target import LocalTarget
+
+INSTANCE = "AWS::EC2::Instance"
+
+
+def spec_with(**service):
+    data = yaml.safe_load(demo_spec_text())
+    data["producer"]["service"].update(service)
+    return parse_spec(yaml.safe_dump(data))
+
+
+@pytest.fixture
+def fast_health(monkeypatch):
+    monkeypatch.setenv("PRIVLINK_SANDBOX_TIME_SCALE", "0.05")  # interval 10 s -> 0.5 s
+
+
+def stop_instance_in_first_az(target: LocalTarget) -> str:
+    world = target.load_world()
+    instances = sorted(world.of_type(INSTANCE), key=lambda i: i.attributes["AvailabilityZone"])
+    instances[0].data["state"] = "stopped"
+    target.save_world(world)
+    target.apply_dataplane(world)
+    return instances[0].attributes["AvailabilityZone"]
+
+
+def target_health(target: LocalTarget) -> dict[str, str]:
+    runtime = target.runtime()
+    return {
+        tid: t["health"] for lb in runtime["load_balancers"].values() for tid, t in lb["targets"].items()
+    }
+
+
+@pytest.mark.parametrize("cross_zone", [True, False])
+def test_killed_target_leaves_rotation_within_the_health_window(tmp_path, fast_health, cross_zone):
+    target = LocalTarget(spec_with(cross_zone=cross_zone), tmp_path / ".privlink")
+    try:
+        status = target.up()
+        addresses = resolve(status["dns"], "hello.internal.company")
+        down_az = stop_instance_in_first_az(target)
+        # interval x unhealthy threshold = 0.5 s x 3; allow scheduling slack, bounded
+        deadline = time.monotonic() + 5
+        while "unhealthy" not in target_health(target).values():
+            assert time.monotonic() < deadline, target_health(target)
+            time.sleep(0.05)
+        # the producer AZ whose target died is served by the consumer ENI in the same AZ ID
+        runtime = target.runtime()
+        lb = next(iter(runtime["load_balancers"].values()))
+        dead_az_id = next(n["az_id"] for n in lb["nodes"] if n["az_name"] == down_az)
+        eni = next(
+            e for ep in runtime["endpoints"].values() for e in ep["enis"] if e["az_id"] == dead_az_id
+        )
+        eni_ip = eni["address"].split(":")[0]
+        others = [a for a in addresses if a != eni_ip]
+        if cross_zone:
+            for _ in range(6):  # every flow lands on the healthy AZ's target
+                answer = http_get(eni_ip, 8080)
+                assert answer["az"] != down_az
+        else:
+            assert refused(eni_ip, 8080)
+        for address in others:
+            assert http_get(address, 8080)["az"] != down_az
+    finally:
+        target.down()
+
+
+class RawCapture:
+    """A loopback TCP server that records the first bytes of each connection and answers HTTP."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.sock.settimeout(0.2)
+        self.port = self.sock.getsockname()[1]
+        self.captured: list[bytes] = []
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.serve, daemon=True)
+        self.thread.start()
+
+    def serve(self):
+        while not self.stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                continue
+            with conn:
+                conn.settimeout(1)
+                data = b""
+                try:
+                    while b"\r\n\r\n" not in data and len(data) < 4096:
+                        chunk = conn.recv(4096)
+                        if not chunk:
+                            break
+                        data += chunk
+                except OSError:
+                    pass
+                self.captured.append(data)
+                if b"GET " in data:
+                    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}")
+
+    def close(self):
+        self.stop.set()
+        self.thread.join(timeout=2)
+        self.sock.close()
+
+
+def parse_ppv2(data: bytes) -> dict:
+    """An independent PROXY protocol v2 parser (per the HAProxy spec), for the test only."""
+    signature = b"\r\n\r\n\x00\r\nQUIT\n"
+    assert data[:12] == signature
+    version_command, family, length = data[12], data[13], struct.unpack("!H", data[14:16])[0]
+    assert version_command == 0x21 and family == 0x11  # v2 PROXY, TCP over IPv4
+    body = data[16 : 16 + length]
+    src, dst = socket.inet_ntoa(body[0:4]), socket.inet_ntoa(body[4:8])
+    sport, dport = struct.unpack("!HH", body[8:12])
+    tlvs, rest = {}, body[12:]
+    while rest:
+        kind, size = rest[0], struct.unpack("!H", rest[1:3])[0]
+        tlvs[kind] = rest[3 : 3 + size]
+        rest = rest[3 + size :]
+    return {"src": src, "dst": dst, "sport": sport, "dport": dport, "tlvs": tlvs, "rest": data[16 + length :]}
+
+
+def test_proxy_protocol_v2_carries_the_endpoint_id(tmp_path):
+    capture = RawCapture()
+    data = yaml.safe_load(demo_spec_text())
+    data["producer"]["service"].update(
+        app="none", proxy_protocol=True, targets=[{"address": f"127.0.0.1:{capture.port}"}]
+    )
+    target = LocalTarget(parse_spec(yaml.safe_dump(data)), tmp_path / ".privlink")
+    try:
+        status = target.up()
+        endpoint_id = status["consumers"][0]["endpoint_id"]
+        address = resolve(status["dns"], "hello.internal.company")[0]
+        assert http_get(address, 8080) == {}
+        request = next(c for c in capture.captured if b"GET " in c)
+        header = parse_ppv2(request)
+        assert header["tlvs"][0xEA] == b"\x01" + endpoint_id.encode()
+        assert header["dport"] == 8080
+        assert header["dst"].startswith("10.10.")  # the endpoint ENI's private IP in the consumer VPC
+        assert header["src"].startswith("10.10.")  # the VPN client, SNATed to the Client VPN ENI
+        assert header["rest"].startswith(b"GET / HTTP/1.1")
+    finally:
+        target.down()
+        capture.close()
