@@ -40,9 +40,7 @@ def stop_instance_in_first_az(target: LocalTarget) -> str:
 
 def target_health(target: LocalTarget) -> dict[str, str]:
     runtime = target.runtime()
-    return {
-        tid: t["health"] for lb in runtime["load_balancers"].values() for tid, t in lb["targets"].items()
-    }
+    return {tid: t["health"] for lb in runtime["load_balancers"].values() for tid, t in lb["targets"].items()}
 
 
 @pytest.mark.parametrize("cross_zone", [True, False])
@@ -61,9 +59,7 @@ def test_killed_target_leaves_rotation_within_the_health_window(tmp_path, fast_h
         runtime = target.runtime()
         lb = next(iter(runtime["load_balancers"].values()))
         dead_az_id = next(n["az_id"] for n in lb["nodes"] if n["az_name"] == down_az)
-        eni = next(
-            e for ep in runtime["endpoints"].values() for e in ep["enis"] if e["az_id"] == dead_az_id
-        )
+        eni = next(e for ep in runtime["endpoints"].values() for e in ep["enis"] if e["az_id"] == dead_az_id)
         eni_ip = eni["address"].split(":")[0]
         others = [a for a in addresses if a != eni_ip]
         if cross_zone:
@@ -98,20 +94,24 @@ class RawCapture:
                 conn, _ = self.sock.accept()
             except OSError:
                 continue
-            with conn:
-                conn.settimeout(1)
-                data = b""
-                try:
-                    while b"\r\n\r\n" not in data and len(data) < 4096:
-                        chunk = conn.recv(4096)
-                        if not chunk:
-                            break
-                        data += chunk
-                except OSError:
-                    pass
-                self.captured.append(data)
-                if b"GET " in data:
-                    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}")
+            # health checks hold connections too: serve each one on its own thread
+            threading.Thread(target=self.handle, args=(conn,), daemon=True).start()
+
+    def handle(self, conn):
+        with conn:
+            conn.settimeout(2)
+            data = b""
+            try:
+                while b"\r\n\r\n" not in data and len(data) < 4096:
+                    chunk = conn.recv(4096)
+                    if not chunk:
+                        break
+                    data += chunk
+            except OSError:
+                pass
+            self.captured.append(data)
+            if b"GET " in data:
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}")
 
     def close(self):
         self.stop.set()

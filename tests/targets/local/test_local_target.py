@@ -182,3 +182,19 @@ def test_existing_state_file_corrupt_is_bad_input(tmp_path):
     with pytest.raises(StateError):
         target.up()
     assert Path(state / "sandbox.json").read_text() == "{not json"
+
+
+@pytest.mark.parametrize("registered", [True, False])
+def test_auto_approval_runs_the_lambda_handler_on_connection_events(sandbox, tmp_path, registered):
+    from privlink.approval.registry import LocalRegistry
+
+    def edit(data):
+        data["producer"]["endpoint_service"]["auto_accept"] = False
+        data["producer"]["endpoint_service"]["auto_approval"] = {"registry": True}
+
+    if registered:
+        LocalRegistry(tmp_path / ".privlink").add(idfmt.account_id("dev"), name="dev")
+    target = sandbox(spec_from(edit))
+    status = target.up()
+    expected = "available" if registered else "pendingAcceptance"
+    assert status["consumers"][0]["endpoint_state"] == expected

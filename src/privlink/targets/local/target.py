@@ -154,6 +154,7 @@ class LocalTarget(Target):
         self.state_dir.mkdir(parents=True, exist_ok=True)
         world = self.load_world()
         self._prepare_accounts(world)
+        self._run_auto_approval(world)
         engine = Engine(world)
         outputs: dict[str, dict[str, str]] = {}
         steps: dict[str, dict[str, str]] = self.meta().get("steps", {})
@@ -182,6 +183,28 @@ class LocalTarget(Target):
         self.apply_dataplane(world, progress)
         self.wait_until_serving(progress)
         return self.status()
+
+    def _run_auto_approval(self, world) -> None:
+        """With `auto_approval.registry`, the approval Lambda's own handler runs on each event."""
+        if not self.spec.producer.endpoint_service.auto_approval.registry:
+            return
+        from privlink.approval.registry import LocalRegistry
+        from privlink.approval.sandbox import SandboxEc2, approve_in_sandbox
+
+        def on_event(event) -> None:
+            service_id = event.service_id
+            sns = {
+                "Records": [
+                    {
+                        "EventSource": "aws:sns",
+                        "Sns": {"TopicArn": event.topic_arn, "Message": json.dumps(event.message)},
+                    }
+                ]
+            }
+            ec2 = SandboxEc2(lambda: world.connections(service_id), world.accept)
+            approve_in_sandbox(sns, ec2, LocalRegistry(self.state_dir), service_id)
+
+        world.on_notification(on_event)
 
     def _import_certificates(
         self, world, stack: RenderedStack, known: dict[str, str] | None
@@ -542,6 +565,7 @@ class LocalTarget(Target):
             self.runtime_path,
             self.log_path,
             self.before_faults_path,
+            self.state_dir / "registry.json",  # on AWS the registry table goes with the producer stack
         ):
             path.unlink(missing_ok=True)
         _remove_tree(self.state_dir / "certs")
