@@ -18,12 +18,26 @@ from privlink.templates.producer import MODELLED_IP_OFFSET, render_producer
 from privlink.templates.stacks import RenderedStack
 from privlink.templates.vpn import render_vpn
 
+MAX_ACCOUNT_PARAMETERS = 190  # CloudFormation's 200 parameters, less the template's own
+
 
 def check_renderable(spec: Spec) -> None:
     """Raise `SpecError` naming the field when the spec cannot become working templates."""
     producer = spec.producer
     service = producer.service
     producer_azs = producer.vpc.az_count
+    by_parameter = {
+        c.account
+        for c in spec.consumers
+        if not c.principal and not (spec.accounts.get(c.account) and spec.accounts[c.account].role_arn)
+    }
+    if len(by_parameter) > MAX_ACCOUNT_PARAMETERS:
+        raise SpecError(
+            "consumers",
+            f"{len(by_parameter)} consumer accounts without a principal; the producer template takes "
+            f"one account-ID parameter each and CloudFormation allows {MAX_ACCOUNT_PARAMETERS} here",
+            "give those consumers a `principal:` ARN, or onboard many accounts with consumers_from",
+        )
     for i, consumer in enumerate(spec.consumers):
         field = "azs" if consumer.vpc.cidr is not None else "subnet_ids"
         if not spec.is_cross_region(consumer) and consumer.vpc.az_count > producer_azs:

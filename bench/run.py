@@ -1,0 +1,281 @@
+"""privlink benchmark: prints one JSON line per figure. Loopback only; everything it starts is stopped.
+
+    python bench/run.py [--quick] [--only NAME]
+
+Paths measured side by side against the same fast HTTP target (bench/target_server.py):
+  direct   client -> target
+  sandbox  client -> endpoint ENI listener -> NLB node -> target (the local target's data plane)
+  haproxy  client -> haproxy frontend -> haproxy frontend -> target (the same two TCP hops), if installed
+Load comes from wrk (keep-alive, new connection per request, bulk transfer); lines say "skipped" when
+a tool is missing. Also: `privlink --help` time, local `up`/`down` wall time, render + plan for 200
+consumers. Targets from the issue are printed beside the figures; nothing here asserts them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SRC = ROOT / "src"
+sys.path.insert(0, str(SRC))
+ENV = {**os.environ, "PYTHONPATH": str(SRC)}
+
+
+def emit(figure: str, value=None, unit: str = "", **extra) -> None:
+    line = {"figure": figure, "value": value, "unit": unit, **extra}
+    print(json.dumps(line), flush=True)
+
+
+@contextmanager
+def process(args: list[str], **kwargs) -> Iterator[subprocess.Popen]:
+    proc = subprocess.Popen(args, start_new_session=True, **kwargs)  # noqa: S603
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+
+
+@contextmanager
+def target_server() -> Iterator[int]:
+    with process(
+        [sys.executable, str(ROOT / "bench" / "target_server.py")], stdout=subprocess.PIPE, text=True, env=ENV
+    ) as proc:
+        yield int(proc.stdout.readline())
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def haproxy_chain(target_port: int) -> Iterator[int | None]:
+    if shutil.which("haproxy") is None:
+        yield None
+        return
+    entry, middle = free_port(), free_port()
+    config = f"""
+global
+    maxconn 4000
+    nbthread 1
+defaults
+    mode tcp
+    timeout connect 5s
+    timeout client 60s
+    timeout server 60s
+frontend hop1
+    bind 127.0.0.1:{entry}
+    default_backend to_hop2
+backend to_hop2
+    server s1 127.0.0.1:{middle}
+frontend hop2
+    bind 127.0.0.1:{middle}
+    default_backend to_target
+backend to_target
+    server t1 127.0.0.1:{target_port}
+"""
+    with tempfile.NamedTemporaryFile("w", suffix=".cfg", delete=False) as handle:
+        handle.write(config)
+    try:
+        quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+        with process(["haproxy", "-f", handle.name, "-db"], **quiet):
+            wait_listening(entry)
+            yield entry
+    finally:
+        os.unlink(handle.name)
+
+
+def wait_listening(port: int, host: str = "127.0.0.1", timeout: float = 10) -> None:
+    import socket
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            socket.create_connection((host, port), timeout=0.5).close()
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
+@contextmanager
+def sandbox_path(target_port: int) -> Iterator[tuple[str, int] | None]:
+    """The local target with the benchmark server as its target; yields an ENI address."""
+    import yaml
+
+    from privlink.spec import parse_spec
+    from privlink.spec.demo import demo_spec_text
+    from privlink.targets.local.target import LocalTarget
+
+    data = yaml.safe_load(demo_spec_text())
+    data["producer"]["service"].update(app="none", targets=[{"address": f"127.0.0.1:{target_port}"}])
+    data["consumers"][0].pop("vpn")
+    with tempfile.TemporaryDirectory() as tmp:
+        target = LocalTarget(parse_spec(yaml.safe_dump(data)), Path(tmp) / ".privlink")
+        try:
+            status = target.up()
+            host, port = status["consumers"][0]["addresses"][0].split(":")
+            yield host, int(port)
+        finally:
+            target.down()
+
+
+WRK_RPS = re.compile(r"Requests/sec:\s+([\d.]+)")
+WRK_TRANSFER = re.compile(r"Transfer/sec:\s+([\d.]+)([KMG]?B)")
+WRK_PCT = re.compile(r"^\s+(50|99)(?:\.000)?%\s+([\d.]+)(us|ms|s)", re.M)
+UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+BYTES = {"B": 1 / 2**20, "KB": 1 / 1024, "MB": 1.0, "GB": 1024.0}
+
+
+def parse_wrk(text: str) -> dict[str, float]:
+    """Requests/s, MiB/s and p50/p99 latency (ms) from `wrk --latency` output."""
+    out: dict[str, float] = {}
+    if m := WRK_RPS.search(text):
+        out["rps"] = float(m.group(1))
+    if m := WRK_TRANSFER.search(text):
+        out["mib_s"] = float(m.group(1)) * BYTES[m.group(2)]
+    for pct, value, unit in WRK_PCT.findall(text):
+        out[f"p{pct}_ms"] = float(value) * UNITS[unit]
+    return out
+
+
+def wrk(host: str, port: int, seconds: int, connections: int, path: str = "/", close: bool = False) -> dict:
+    args = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency"]
+    if close:
+        args += ["-H", "Connection: close"]
+    args.append(f"http://{host}:{port}{path}")
+    result = subprocess.run(args, capture_output=True, text=True, timeout=seconds + 30)  # noqa: S603
+    return parse_wrk(result.stdout)
+
+
+def load_figures(name: str, host: str, port: int, seconds: int) -> dict[str, dict]:
+    results = {
+        "keepalive": wrk(host, port, seconds, 50),
+        "newconn": wrk(host, port, seconds, 50, close=True),
+        "bulk": wrk(host, port, seconds, 4, path="/bulk"),
+    }
+    for mode in ("keepalive", "newconn"):
+        r = results[mode]
+        emit(f"{name}.{mode}.rps", round(r.get("rps", 0.0)), "req/s")
+        emit(f"{name}.{mode}.p50", r.get("p50_ms"), "ms")
+        emit(f"{name}.{mode}.p99", r.get("p99_ms"), "ms")
+    emit(f"{name}.bulk.throughput", round(results["bulk"].get("mib_s", 0.0), 1), "MiB/s")
+    return results
+
+
+def ratio(a: dict, b: dict, key: str) -> float | None:
+    return round(a[key] / b[key], 2) if a.get(key) and b.get(key) else None
+
+
+def timed(fn: Callable[[], object], runs: int) -> float:
+    samples = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        fn()
+        samples.append(time.perf_counter() - start)
+    return statistics.median(samples)
+
+
+def cli(*args: str, cwd: str) -> None:
+    subprocess.run([sys.executable, "-m", "privlink", *args], cwd=cwd, env=ENV, check=True,  # noqa: S603
+                   capture_output=True, timeout=120)
+
+
+def bench_cli(quick: bool) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        help_s = timed(lambda: cli("--help", cwd=tmp), 3 if quick else 7)
+        emit("cli.help", round(help_s, 3), "s", target="< 0.3")
+        cli("init", cwd=tmp)
+        ups, downs = [], []
+        for _ in range(2 if quick else 3):
+            ups.append(timed(lambda: cli("up", cwd=tmp), 1))
+            downs.append(timed(lambda: cli("down", "--yes", cwd=tmp), 1))
+        emit("local.up", round(statistics.median(ups), 3), "s", target="< 2")
+        emit("local.down", round(statistics.median(downs), 3), "s")
+
+
+def bench_render_plan() -> None:
+    import yaml
+
+    from privlink.spec import parse_spec
+    from privlink.spec.demo import demo_spec_text
+    from privlink.targets.local.target import LocalTarget
+    from privlink.templates.render import render_stacks
+
+    data = yaml.safe_load(demo_spec_text())
+    base = data["consumers"][0]
+    base.pop("vpn")
+    # 200 consumer accounts, each allowed by its role ARN (principal); accounts without one take a
+    # template parameter each, and CloudFormation caps those (see check_renderable)
+    data["consumers"] = [
+        dict(base, name=f"c{i}", account=f"acct{i}", principal=f"arn:aws:iam::{10**11 + i}:role/consumer")
+        for i in range(200)
+    ]
+    start = time.perf_counter()
+    spec = parse_spec(yaml.safe_dump(data))
+    stacks = render_stacks(spec)
+    rendered = time.perf_counter() - start
+    with tempfile.TemporaryDirectory() as tmp:
+        plan = LocalTarget(spec, Path(tmp) / ".privlink").plan()
+    total = time.perf_counter() - start
+    emit("render.200_consumers", round(rendered, 3), "s", stacks=len(stacks))
+    emit("render_plan.200_consumers", round(total, 3), "s", plan_lines=len(plan), target="< 2")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--quick", action="store_true", help="2 s load runs instead of 5 s")
+    parser.add_argument("--only", choices=["load", "cli", "render"], help="one group of figures")
+    args = parser.parse_args()
+    seconds = 2 if args.quick else 5
+    if args.only in (None, "render"):
+        bench_render_plan()
+    if args.only in (None, "cli"):
+        bench_cli(args.quick)
+    if args.only not in (None, "load"):
+        return
+    if shutil.which("wrk") is None:
+        emit("load", skipped="wrk is not installed (apt-get install wrk)")
+        return
+    with target_server() as port:
+        direct = load_figures("direct", "127.0.0.1", port, seconds)
+        with sandbox_path(port) as (host, entry):
+            sandbox = load_figures("sandbox", host, entry, seconds)
+        with haproxy_chain(port) as entry:
+            haproxy = load_figures("haproxy", "127.0.0.1", entry, seconds) if entry else None
+    emit("ratio.sandbox_vs_direct.keepalive_rps", ratio(sandbox["keepalive"], direct["keepalive"], "rps"),
+         target=">= 0.5")
+    if haproxy is None:
+        emit("ratio.sandbox_vs_haproxy", skipped="haproxy is not installed (apt-get install haproxy)")
+        return
+    for mode, key in (("keepalive", "rps"), ("newconn", "rps"), ("bulk", "mib_s")):
+        emit(f"ratio.sandbox_vs_haproxy.{mode}", ratio(sandbox[mode], haproxy[mode], key), target=">= 1.0")
+
+
+if __name__ == "__main__":
+    main()
