@@ -506,6 +506,34 @@ class AwsTarget(Target):
         return steps.act_on_connections(self.producer_ec2(), self.service_id(), endpoint_ids, accept=False)
 
     # -- vpn --------------------------------------------------------------------------------------
+    # -- test and doctor ----------------------------------------------------------------------------
+    def clients(self, account_label: str, region: str, service: str):
+        """An AWS client through the gateway (for observation and `test --via ssm`)."""
+        return self.gateway.client(service, account_label, region)
+
+    def observe(self):  # -> privlink.observe.model.Observation
+        from privlink.observe.aws import observe_aws
+
+        return observe_aws(self.spec, self.clients)
+
+    def probe_plan(self, consumer: str) -> tuple[str | None, str, int]:
+        """(None: the system resolver, the private name clients resolve, the service port)."""
+        from privlink.observe.expect import expected_private_name
+
+        try:
+            spec_consumer = self.spec.consumer(consumer)
+        except KeyError:
+            raise BadInput(
+                "--consumer", f"no consumer named {consumer!r}", "see `consumers:` in the spec"
+            ) from None
+        name = expected_private_name(self.spec, spec_consumer)
+        if name is None:
+            status = next(c for c in self.status()["consumers"] if c["name"] == consumer)
+            if not status["dns_entries"]:
+                raise StateError("test", f"{consumer} has no endpoint", "run `privlink doctor`")
+            name = status["dns_entries"][0].split(":", 1)[1]
+        return None, name, self.spec.producer.service.port
+
     def vpn_config(self, consumer: str) -> str:
         try:
             declared = self.spec.consumer(consumer)
