@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from privlink.observe.model import Consumer, Expectations
 from privlink.spec.models import Consumer as SpecConsumer
 from privlink.spec.models import Spec
@@ -56,3 +58,23 @@ def consumer_skeleton(spec: Spec, consumer: SpecConsumer, account_id: str) -> Co
         expected_clients=clients,
         principal=consumer_principal(consumer, account_id),
     )
+
+
+def probe_name(spec: Spec, consumer: str, status: Callable[[], dict]) -> str:
+    """The name `privlink test` resolves for `consumer`: its private name, else the endpoint's
+    regional DNS name (read from the target's `status()`, called only when needed)."""
+    from privlink.errors import BadInput, StateError
+
+    try:
+        spec_consumer = spec.consumer(consumer)
+    except KeyError:
+        raise BadInput(
+            "--consumer", f"no consumer named {consumer!r}", "see `consumers:` in the spec"
+        ) from None
+    name = expected_private_name(spec, spec_consumer)
+    if name is not None:
+        return name
+    entries = next(c for c in status()["consumers"] if c["name"] == consumer)["dns_entries"]
+    if not entries:
+        raise StateError("test", f"{consumer} has no endpoint", "run `privlink doctor`")
+    return entries[0].split(":", 1)[1]

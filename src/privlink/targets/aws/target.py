@@ -518,21 +518,9 @@ class AwsTarget(Target):
 
     def probe_plan(self, consumer: str) -> tuple[str | None, str, int]:
         """(None: the system resolver, the private name clients resolve, the service port)."""
-        from privlink.observe.expect import expected_private_name
+        from privlink.observe.expect import probe_name
 
-        try:
-            spec_consumer = self.spec.consumer(consumer)
-        except KeyError:
-            raise BadInput(
-                "--consumer", f"no consumer named {consumer!r}", "see `consumers:` in the spec"
-            ) from None
-        name = expected_private_name(self.spec, spec_consumer)
-        if name is None:
-            status = next(c for c in self.status()["consumers"] if c["name"] == consumer)
-            if not status["dns_entries"]:
-                raise StateError("test", f"{consumer} has no endpoint", "run `privlink doctor`")
-            name = status["dns_entries"][0].split(":", 1)[1]
-        return None, name, self.spec.producer.service.port
+        return None, probe_name(self.spec, consumer, self.status), self.spec.producer.service.port
 
     def vpn_config(self, consumer: str) -> str:
         try:

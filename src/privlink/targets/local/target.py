@@ -474,24 +474,12 @@ class LocalTarget(Target):
 
     def probe_plan(self, consumer: str) -> tuple[str | None, str, int]:
         """(the sandbox DNS server, the name clients of `consumer` resolve, the service port)."""
-        from privlink.observe.expect import expected_private_name
+        from privlink.observe.expect import probe_name
 
-        try:
-            spec_consumer = self.spec.consumer(consumer)
-        except KeyError:
-            raise BadInput(
-                "--consumer", f"no consumer named {consumer!r}", "see `consumers:` in the spec"
-            ) from None
+        name = probe_name(self.spec, consumer, self.status)
         runtime = self.runtime()
         if runtime is None:
             raise StateError("sandbox", "the data plane is not running", "run `privlink up`")
-        name = expected_private_name(self.spec, spec_consumer)
-        if name is None:  # no private name: the endpoint's regional DNS name
-            status = next(c for c in self.status()["consumers"] if c["name"] == consumer)
-            entries = status["dns_entries"]
-            if not entries:
-                raise StateError("sandbox", f"{consumer} has no endpoint", "run `privlink doctor`")
-            name = entries[0].split(":", 1)[1]
         return runtime["dns"], name, self.spec.producer.service.port
 
     # -- faults ---------------------------------------------------------------------------------------
