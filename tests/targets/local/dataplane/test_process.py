@@ -1,0 +1,71 @@
+"""The data-plane process on real loopback sockets, started and stopped through the control API."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import socket
+
+import dns.message
+import dns.query
+import dns.rcode
+import pytest
+
+from conftest import PORT
+from privlink.targets.local.dataplane import control
+from privlink.targets.local.dataplane.config import save_config
+
+
+def get(ip: str, port: int = PORT) -> dict:
+    conn = http.client.HTTPConnection(ip, port, timeout=5)
+    try:
+        conn.request("GET", "/")
+        resp = conn.getresponse()
+        assert resp.status == 200
+        return json.loads(resp.read())
+    finally:
+        conn.close()
+
+
+@pytest.fixture
+def plane(tmp_path):
+    started = []
+
+    def run(config):
+        cfg_path, rt_path = tmp_path / "dataplane.json", tmp_path / "runtime.json"
+        save_config(cfg_path, config)
+        control.start(cfg_path, rt_path, tmp_path / "dataplane.log", timeout=15)
+        started.append(rt_path)
+        return cfg_path, rt_path
+
+    yield run
+    for rt in started:
+        control.stop(rt)
+
+
+def test_end_to_end_dns_reload_stop(plane, config_factory):
+    cfg = config_factory(proxy_protocol=True)
+    cfg_path, rt_path = plane(cfg)
+    rt = control.read_runtime(rt_path)
+    eni_a = cfg.endpoints[0].enis[0].bind_ip
+    body = get(eni_a)
+    assert body["message"] == "Hello from provider"
+    assert body["endpoint_id"] == "vpce-0aaaaaaaaaaaaaaa1"
+    assert body["client"] == "10.1.0.10"
+    host, port = rt["dns"].split(":")
+    q = dns.message.make_query("API.internal.example.", "A")
+    r = dns.query.udp(q, host, port=int(port), timeout=3)
+    assert sorted(str(x) for x in r.answer[0]) == sorted(e.bind_ip for e in cfg.endpoints[0].enis)
+    r = dns.query.udp(dns.message.make_query("nope.example.", "A"), host, port=int(port), timeout=3)
+    assert r.rcode() == dns.rcode.NXDOMAIN
+    # SG that omits the modelled source: reload, the ENI refuses
+    save_config(cfg_path, config_factory(proxy_protocol=True, sg_cidr="192.168.0.0/16"))
+    control.reload(rt_path)
+    with pytest.raises(OSError):
+        get(eni_a)
+    pid = rt["pid"]
+    assert control.stop(rt_path) is True
+    assert not control.is_running(rt_path)
+    with pytest.raises(OSError):
+        socket.create_connection((host, int(port)), timeout=1).close()
+    assert pid
