@@ -380,10 +380,14 @@ class StackSetRunner:
     def exists(self, plan: StackSetPlan) -> bool:
         from botocore.exceptions import ClientError
 
+        from privlink.errors import AwsError
+
         try:
             self.cfn.describe_stack_set(**_common(plan))
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") == "StackSetNotFoundException":
+        except (ClientError, AwsError) as exc:
+            # A raw botocore client raises ClientError; the aws gateway's clients raise AwsError.
+            code = exc.code if isinstance(exc, AwsError) else exc.response.get("Error", {}).get("Code")
+            if code == "StackSetNotFoundException":
                 return False
             raise
         return True

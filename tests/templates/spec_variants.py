@@ -99,6 +99,23 @@ def producer_only(d):
     d["producer"]["vpc"]["azs"] = 1
 
 
+def auto_approval(d):
+    d["producer"]["endpoint_service"]["auto_approval"] = {"registry": True}
+
+
+FLEET_ACCOUNTS = ["555555555555", "666666666666"]
+FLEET_OU = "ou-ab12-cdef3456"
+
+
+def fleet_accounts(d):
+    d["consumers_from"] = {"accounts": FLEET_ACCOUNTS, "regions": ["eu-central-1", "eu-west-1"]}
+
+
+def fleet_ou(d):
+    auto_approval(d)
+    d["consumers_from"] = {"organization_unit": FLEET_OU, "regions": ["eu-central-1"]}
+
+
 def variants() -> dict[str, Spec]:
     return {
         "default": validate_spec(demo_data()),
@@ -113,4 +130,7 @@ def variants() -> dict[str, Spec]:
         "private-dns-name": edited(private_dns_name),
         "demo-plus-ip-targets": edited(ip_targets),
         "producer-only": edited(producer_only),
+        "auto-approval": edited(auto_approval),
+        "fleet-accounts": edited(fleet_accounts),
+        "fleet-ou": edited(fleet_ou),
     }

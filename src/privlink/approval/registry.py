@@ -146,18 +146,19 @@ class DynamoRegistry:
     def _call(self, op: str, fn: Callable[..., dict], **kwargs: Any) -> dict:
         from botocore.exceptions import ClientError
 
+        missing_hint = "deploy the producer with endpoint_service.auto_approval.registry: true (privlink up)"
         try:
             return fn(**kwargs)
         except ClientError as exc:
             code = exc.response.get("Error", {}).get("Code", "")
-            hint = (
-                "deploy the producer with endpoint_service.auto_approval.registry: true (privlink up)"
-                if code == "ResourceNotFoundException"
-                else None
-            )
+            hint = missing_hint if code == "ResourceNotFoundException" else None
             raise AwsError(
                 f"dynamodb {op} {self.table}", exc.response["Error"].get("Message", code), hint, code
             ) from exc
+        except AwsError as exc:  # the aws gateway's clients already turn ClientError into AwsError
+            if exc.code == "ResourceNotFoundException":
+                raise AwsError(f"dynamodb {op} {self.table}", exc.what, missing_hint, exc.code) from exc
+            raise
 
 
 def entry_from_item(item: dict[str, dict[str, str]]) -> RegistryEntry:

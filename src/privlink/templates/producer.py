@@ -31,6 +31,8 @@ from troposphere.elasticloadbalancingv2 import (
 )
 from troposphere.sns import Topic, TopicPolicy
 
+from privlink.approval.template import approval_resources
+from privlink.fleet import fleet_allowed_principals
 from privlink.spec.models import Spec, Target
 from privlink.templates import naming
 from privlink.templates.builder import StackBuilder
@@ -288,11 +290,15 @@ def add_endpoint_service(b: StackBuilder, spec: Spec, lb: LoadBalancer) -> None:
             )
         )
         b.output(naming.OUT_NOTIFICATION_TOPIC_ARN, Ref(topic), "SNS topic of connection events")
+        if settings.auto_approval.registry:
+            # The spec requires notifications with the registry: the function is fed by the topic.
+            approval_resources(b.template, spec, Ref(svc), Ref(topic))
 
 
 def allowed_principals(b: StackBuilder, spec: Spec) -> list[str | AWSHelperFn]:
     """The spec's extra principals, then each consumer's: its principal, else its account's role
-    ARN, else its account root (the account ID is a parameter the target fills)."""
+    ARN, else its account root (the account ID is a parameter the target fills); then the
+    `consumers_from` fleet's (each account's root, or `*` for an OU)."""
     principals: list[str | AWSHelperFn] = []
     seen: set[str] = set()
 
@@ -320,4 +326,6 @@ def allowed_principals(b: StackBuilder, spec: Spec) -> list[str | AWSHelperFn]:
                     Description=f"The 12-digit ID of account {consumer.account!r} (filled by privlink)",
                 )
             add(f"root:{param}", Sub(f"arn:${{AWS::Partition}}:iam::${{{param}}}:root"))
+    for principal in fleet_allowed_principals(spec):
+        add(principal, principal)
     return principals

@@ -43,6 +43,12 @@ TAGGING: dict[str, str | None] = {
     "AWS::EC2::ClientVpnTargetNetworkAssociation": UNTAGGABLE,
     "AWS::EC2::ClientVpnAuthorizationRule": UNTAGGABLE,
     "AWS::Logs::LogGroup": TAGS,
+    # The auto-approval fragment (privlink.approval.template).
+    "AWS::DynamoDB::Table": TAGS,
+    "AWS::IAM::Role": TAGS,
+    "AWS::Lambda::Function": TAGS,
+    "AWS::Lambda::Permission": UNTAGGABLE,
+    "AWS::SNS::Subscription": UNTAGGABLE,
 }
 
 # The `ResourceType` of a TagSpecification, per CloudFormation type.

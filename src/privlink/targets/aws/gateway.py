@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from privlink.errors import AwsError, BadInput
-from privlink.spec.models import Account
+from privlink.spec.models import Account, Spec
 
 RETRY_CONFIG = {"max_attempts": 10, "mode": "adaptive"}
 SESSION_NAME = "privlink"
@@ -230,3 +230,14 @@ class Gateway:
         with self._lock:
             self._account_ids[label] = found
         return found
+
+
+def client_factory(
+    spec: Spec, session_factory: SessionFactory = boto3_session
+) -> Callable[[str, str, str], ClientProxy]:
+    """`(service, account label, region) -> client` for commands that need a few AWS clients outside
+    a target (e.g. `privlink consumers` on the registry table): a `Gateway` over the spec's accounts.
+
+    The clients raise `AwsError` (one line, a hint) instead of botocore exceptions.
+    """
+    return Gateway(spec.accounts, session_factory, default_region=spec.producer.region).client

@@ -1,8 +1,10 @@
 """The aws target: deploys the rendered stacks with change sets and runs the steps around them.
 
-`up` order: producer -> consumers in parallel (threads) while accepting pending connections from
-declared consumers -> wait until their endpoints are available -> import certificates -> VPN
-stacks -> private DNS verification. Re-running `up` converges; non-secret state (account IDs,
+`up` order: producer -> the `consumers_from` StackSets (`privlink.fleet`) -> consumers in parallel
+(threads), both while accepting pending connections from declared consumers (fleet accounts count
+as declared) -> wait until the consumers' endpoints are available -> import certificates -> VPN
+stacks -> private DNS verification. `down`: VPN stacks, consumer stacks, the StackSets, the
+producer stack, then the imported certificates. Re-running `up` converges; non-secret state (account IDs,
 imported certificate ARNs) is kept in `<state_dir>/aws.json` so an interrupted run can finish.
 """
 
@@ -11,14 +13,24 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from privlink import deploy as binding
 from privlink.certs import CertBundle, ensure_certificates, fingerprint
 from privlink.errors import BadInput, DeployFailed, StateError
+from privlink.fleet import (
+    FLEET_CONSUMER,
+    ConsumerRenderer,
+    StackSetRunner,
+    delete_fleet,
+    deploy_fleet,
+    plan_fleet,
+    render_with_templates,
+)
 from privlink.spec.models import Spec
 from privlink.targets.aws import steps
 from privlink.targets.aws.deployer import Deployer, template_changes
@@ -133,8 +145,10 @@ class AwsTarget(Target):
         poll_delay: float = 5.0,
         connection_timeout: float = 900.0,
         dns_timeout: float = 900.0,
+        fleet_render: ConsumerRenderer = render_with_templates,
     ) -> None:
         super().__init__(spec, state_dir)
+        self.fleet_render = fleet_render
         self.gateway = gateway or Gateway(spec.accounts, session_factory, default_region=spec.producer.region)
         self._render = render
         self.clock = steps.Clock(sleep=sleep, now=clock, poll=poll_delay)
@@ -178,12 +192,29 @@ class AwsTarget(Target):
         return {naming.TAG_LINK: self.spec.name, naming.TAG_PART: stack.name.part}
 
     def consumer_owners(self) -> dict[str, str]:
-        """Declared consumer account IDs -> consumer names (joined when several share an account)."""
+        """Declared consumer account IDs -> consumer names (joined when several share an account).
+
+        The accounts of a `consumers_from: {accounts: [...]}` fleet are declared too (name `fleet`);
+        an OU fleet's accounts are not known here: the approval registry's function accepts them.
+        """
         owners: dict[str, str] = {}
+
+        def add(account: str, name: str) -> None:
+            owners[account] = f"{owners[account]},{name}" if account in owners else name
+
         for consumer in self.spec.consumers:
-            account = self.account_id(consumer.account)
-            owners[account] = f"{owners[account]},{consumer.name}" if account in owners else consumer.name
+            add(self.account_id(consumer.account), consumer.name)
+        if self.spec.consumers_from is not None:
+            for account in self.spec.consumers_from.accounts:
+                add(account, FLEET_CONSUMER)
         return owners
+
+    def client_factory(self, service: str, label: str, region: str) -> Any:
+        """The gateway's clients as `privlink.fleet` asks for them."""
+        return self.gateway.client(service, label, region)
+
+    def fleet_runner_options(self) -> dict[str, Any]:
+        return {"sleep": self.clock.sleep, "clock": self.clock.now, "poll": self.clock.poll or 10.0}
 
     def producer_stack(self) -> str:
         return naming.producer_stack(self.spec.name).name
@@ -278,8 +309,27 @@ class AwsTarget(Target):
                 finally:
                     deployer.discard(result)
                 outputs[stack.stack_name] = deployer.outputs(stack.stack_name)
+                if stack.name.part == "producer":
+                    lines.extend(self._plan_fleet())
         for _account, _region, name in self.orphans(stacks):
             lines.append(PlannedChange(name, "Delete stack", detail="no longer in the spec"))
+        return lines
+
+    def _plan_fleet(self) -> list[PlannedChange]:
+        """One line per StackSet of `consumers_from`: created or updated, its targets and regions."""
+        lines = []
+        for plan in plan_fleet(self.spec, self.fleet_render):
+            cfn = self.client_factory("cloudformation", plan.account, plan.region)
+            exists = StackSetRunner(cfn).exists(plan)
+            targets = "; ".join(f"{k} {', '.join(v)}" for k, v in plan.deployment_targets.items())
+            lines.append(
+                PlannedChange(
+                    plan.name,
+                    "Update StackSet" if exists else "Create StackSet",
+                    resource_type="AWS::CloudFormation::StackSet",
+                    detail=f"{plan.permission_model}: {targets} in {', '.join(plan.regions)}",
+                )
+            )
         return lines
 
     # -- up ---------------------------------------------------------------------------------------
@@ -294,6 +344,8 @@ class AwsTarget(Target):
                 for step in self.needed_steps(stack):
                     self.run_step(step, progress)
             self._deploy_batch(batch, outputs, progress)
+            if any(s.name.part == "producer" for s in batch) and self.spec.consumers_from is not None:
+                self._deploy_fleet(outputs, progress)
             if any(s.name.part == "consumer" for s in batch):
                 self._settle_connections(batch, outputs, progress)
         for account, region, name in reversed(self.orphans(stacks)):
@@ -310,19 +362,46 @@ class AwsTarget(Target):
             )
         return self.status()
 
+    @contextmanager
+    def _accepting(
+        self, active: bool, outputs: dict[str, dict[str, str]], progress: Progress
+    ) -> Iterator[None]:
+        """While the block runs, accept declared consumers' pending connections (when `active`,
+        auto_accept is on and the producer is deployed) in a background thread."""
+        stop = threading.Event()
+        acceptor = None
+        service_id = outputs.get(self.producer_stack(), {}).get(naming.OUT_SERVICE_ID)
+        if active and self._auto_accept() and service_id:
+            acceptor = threading.Thread(
+                target=self._accept_until, args=(service_id, stop, progress), daemon=True
+            )
+            acceptor.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            if acceptor is not None:
+                acceptor.join(timeout=60)
+
+    def _deploy_fleet(self, outputs: dict[str, dict[str, str]], progress: Progress) -> None:
+        """The `consumers_from` StackSets, accepting their endpoints' connections meanwhile and once
+        after (their endpoint IDs live in the fleet accounts' stacks, so there is no wait for them)."""
+        with self._accepting(True, outputs, progress):
+            deploy_fleet(
+                self.spec,
+                outputs,
+                self.client_factory,
+                progress,
+                self.fleet_render,
+                **self.fleet_runner_options(),
+            )
+        service_id = outputs.get(self.producer_stack(), {}).get(naming.OUT_SERVICE_ID)
+        if self._auto_accept() and service_id:
+            steps.accept_declared_once(self.producer_ec2(), service_id, self.consumer_owners(), progress)
+
     def _deploy_batch(
         self, batch: list[RenderedStack], outputs: dict[str, dict[str, str]], progress: Progress
     ) -> None:
-        acceptor_stop = threading.Event()
-        acceptor = None
-        if any(s.name.part == "consumer" for s in batch) and self._auto_accept():
-            service_id = outputs.get(self.producer_stack(), {}).get(naming.OUT_SERVICE_ID)
-            if service_id:
-                acceptor = threading.Thread(
-                    target=self._accept_until, args=(service_id, acceptor_stop, progress), daemon=True
-                )
-                acceptor.start()
-
         def deploy_one(stack: RenderedStack) -> tuple[str, dict[str, str]]:
             values = binding.bind_parameters(stack, outputs, self.state.steps, self.account_id)
             result = self.deployer(stack, progress).deploy(
@@ -330,24 +409,23 @@ class AwsTarget(Target):
             )
             return stack.stack_name, result
 
-        try:
-            with ThreadPoolExecutor(max_workers=max(1, min(8, len(batch)))) as pool:
-                futures = [pool.submit(deploy_one, s) for s in batch]
-                errors = []
-                for future in futures:
-                    try:
-                        name, result = future.result()
-                        outputs[name] = result
-                    except Exception as exc:  # report every failed stack, raise the first
-                        errors.append(exc)
-                if errors:
-                    for extra in errors[1:]:
-                        progress(f"also failed: {extra}")
-                    raise errors[0]
-        finally:
-            acceptor_stop.set()
-            if acceptor is not None:
-                acceptor.join(timeout=60)
+        consumers = any(s.name.part == "consumer" for s in batch)
+        with (
+            self._accepting(consumers, outputs, progress),
+            ThreadPoolExecutor(max_workers=max(1, min(8, len(batch)))) as pool,
+        ):
+            futures = [pool.submit(deploy_one, s) for s in batch]
+            errors = []
+            for future in futures:
+                try:
+                    name, result = future.result()
+                    outputs[name] = result
+                except Exception as exc:  # report every failed stack, raise the first
+                    errors.append(exc)
+            if errors:
+                for extra in errors[1:]:
+                    progress(f"also failed: {extra}")
+                raise errors[0]
 
     def _auto_accept(self) -> bool:
         service = self.spec.producer.endpoint_service
@@ -458,6 +536,14 @@ class AwsTarget(Target):
             self.deployer_for(account, region, progress).delete_stack(name)
         for batch in delete_batches(stacks):
             if any(s.name.part == "producer" for s in batch):
+                if self.spec.consumers_from is not None:
+                    delete_fleet(
+                        self.spec,
+                        self.client_factory,
+                        progress,
+                        self.fleet_render,
+                        **self.fleet_runner_options(),
+                    )
                 self._reject_remaining(progress)
             with ThreadPoolExecutor(max_workers=max(1, min(8, len(batch)))) as pool:
                 futures = [pool.submit(self.deployer(s, progress).delete_stack, s.stack_name) for s in batch]
