@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from privlink.errors import DeployFailed
-from privlink.templates.stacks import FromOutput, FromStep, Literal, RenderedStack
+from privlink.templates.stacks import FromLookup, FromOutput, FromStep, Literal, RenderedStack
 
 Outputs = Mapping[str, Mapping[str, str]]  # stack name -> output name -> value
 StepValues = Mapping[str, Mapping[str, str]]  # step name -> key -> value
@@ -30,6 +30,8 @@ def describe_binding(binding: object) -> str:
         return f"{binding.key} from step {binding.step}"
     if isinstance(binding, Literal):
         return repr(binding.value)
+    if isinstance(binding, FromLookup):
+        return f"{binding.kind} of {', '.join(binding.ids)}"
     label = account_label_of(binding)
     if label is not None:
         return f"account id of {label}"
@@ -47,11 +49,24 @@ class Unresolved:
     source: str
 
 
+Lookup = Callable[[RenderedStack, object], str]
+"""Fills a `FromLookup` binding by describing existing resources (the aws target's describe calls)."""
+
+
+def no_lookup(stack: RenderedStack, binding: object) -> str:
+    raise DeployFailed(
+        stack.stack_name,
+        "this stack reuses an existing VPC, which this target cannot describe",
+        "give the VPC a cidr instead of an id",
+    )
+
+
 def resolve(
     stack: RenderedStack,
     outputs: Outputs,
     steps: StepValues,
     account_id: Callable[[str], str],
+    lookup: Lookup = no_lookup,
 ) -> tuple[dict[str, str], list[Unresolved]]:
     """The values that can be resolved now, and the parameters that cannot (yet)."""
     values: dict[str, str] = {}
@@ -64,6 +79,8 @@ def resolve(
             value = steps.get(binding.step, {}).get(binding.key)
         elif isinstance(binding, Literal):
             value = binding.value
+        elif isinstance(binding, FromLookup):
+            value = lookup(stack, binding)
         else:
             label = account_label_of(binding)
             if label is None:
@@ -81,9 +98,10 @@ def bind_parameters(
     outputs: Outputs,
     steps: StepValues,
     account_id: Callable[[str], str],
+    lookup: Lookup = no_lookup,
 ) -> dict[str, str]:
     """Every parameter's value; `DeployFailed` naming the first one that has none."""
-    values, missing = resolve(stack, outputs, steps, account_id)
+    values, missing = resolve(stack, outputs, steps, account_id, lookup)
     if missing:
         first = missing[0]
         raise DeployFailed(

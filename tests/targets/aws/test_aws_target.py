@@ -7,10 +7,12 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from privlink import deploy as binding
 from privlink.errors import BadInput, StateError
 from privlink.spec import parse_spec
 from privlink.spec.demo import demo_spec_text
 from privlink.targets.aws.target import AwsTarget
+from privlink.templates import naming
 from privlink.templates.naming import consumer_stack, producer_stack, vpn_stack
 from privlink.templates.stacks import FromStep, Literal, RenderedStack
 
@@ -277,3 +279,38 @@ def test_down_rejects_leftover_connections_before_deleting_the_producer(spec, tm
     lines = []
     target._reject_remaining(lines.append)
     assert lines == ["rejecting 1 remaining endpoint connection(s) so the service can be deleted"]
+
+
+def test_reused_vpc_parameters_are_looked_up_with_describe_calls(tmp_path, clock):
+    import yaml
+
+    from privlink.templates.render import render_stacks
+
+    with mock_aws():
+        ec2 = boto3.client("ec2", region_name="eu-central-1")
+        vpc = ec2.create_vpc(CidrBlock="10.30.0.0/16")["Vpc"]["VpcId"]
+        subnets = [
+            ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.30.{i}.0/24", AvailabilityZone=f"eu-central-1{z}")[
+                "Subnet"
+            ]
+            for i, z in ((1, "a"), (2, "b"))
+        ]
+        data = yaml.safe_load(demo_spec_text().replace("target: local", "target: aws"))
+        data["consumers"][0]["vpc"] = {"id": vpc, "subnet_ids": [s["SubnetId"] for s in subnets]}
+        data["consumers"][0].pop("vpn")
+        spec = parse_spec(yaml.safe_dump(data))
+        target = AwsTarget(spec, tmp_path / ".privlink", session_factory=session_factory,
+                           sleep=clock.sleep, clock=clock.now, poll_delay=1)
+        consumer = next(s for s in render_stacks(spec) if s.name.part == "consumer")
+        values, missing = binding.resolve(
+            consumer, {}, {}, lambda label: "111111111111", target.lookup
+        )
+        assert values[naming.PARAM_VPC_CIDR] == "10.30.0.0/16"
+        assert {m.parameter for m in missing} <= {naming.PARAM_SERVICE_NAME}
+        from privlink.templates.stacks import LOOKUP_SUBNET_AZ_IDS, LOOKUP_VPC_RESOLVER, FromLookup
+
+        ids = tuple(s["SubnetId"] for s in subnets)
+        assert target.lookup(consumer, FromLookup(LOOKUP_SUBNET_AZ_IDS, ids)) == ",".join(
+            s["AvailabilityZoneId"] for s in subnets
+        )
+        assert target.lookup(consumer, FromLookup(LOOKUP_VPC_RESOLVER, (vpc,))) == "10.30.0.2"

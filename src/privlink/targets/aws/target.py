@@ -288,7 +288,9 @@ class AwsTarget(Target):
                 for step in self.needed_steps(stack):
                     if step not in self.state.steps:
                         lines.append(PlannedChange(stack.stack_name, "Step", detail=step))
-                values, missing = binding.resolve(stack, outputs, self.state.steps, self.account_id)
+                values, missing = binding.resolve(
+                    stack, outputs, self.state.steps, self.account_id, self.lookup
+                )
                 if missing:
                     waits = ", ".join(m.source for m in missing)
                     exists = deployer.describe_stack(stack.stack_name) is not None
@@ -403,7 +405,7 @@ class AwsTarget(Target):
         self, batch: list[RenderedStack], outputs: dict[str, dict[str, str]], progress: Progress
     ) -> None:
         def deploy_one(stack: RenderedStack) -> tuple[str, dict[str, str]]:
-            values = binding.bind_parameters(stack, outputs, self.state.steps, self.account_id)
+            values = binding.bind_parameters(stack, outputs, self.state.steps, self.account_id, self.lookup)
             result = self.deployer(stack, progress).deploy(
                 stack.stack_name, stack.template, values, self.tags(stack)
             )
@@ -592,6 +594,24 @@ class AwsTarget(Target):
         return steps.act_on_connections(self.producer_ec2(), self.service_id(), endpoint_ids, accept=False)
 
     # -- vpn --------------------------------------------------------------------------------------
+    def lookup(self, stack: RenderedStack, wanted) -> str:
+        """A `FromLookup` value: describe the reused VPC or subnets in the stack's account and region."""
+        from privlink.spec.models import vpc_resolver
+        from privlink.templates.stacks import LOOKUP_SUBNET_AZ_IDS, LOOKUP_VPC_CIDR, LOOKUP_VPC_RESOLVER
+
+        ec2 = self.gateway.client("ec2", stack.account, stack.region)
+        if wanted.kind in (LOOKUP_VPC_CIDR, LOOKUP_VPC_RESOLVER):
+            vpcs = ec2.describe_vpcs(VpcIds=list(wanted.ids[:1]))["Vpcs"]
+            cidr = vpcs[0]["CidrBlock"]
+            return cidr if wanted.kind == LOOKUP_VPC_CIDR else vpc_resolver(cidr)
+        if wanted.kind == LOOKUP_SUBNET_AZ_IDS:
+            found = {
+                s["SubnetId"]: s["AvailabilityZoneId"]
+                for s in ec2.describe_subnets(SubnetIds=list(wanted.ids))["Subnets"]
+            }
+            return ",".join(found[i] for i in wanted.ids)
+        raise DeployFailed(stack.stack_name, f"unknown lookup {wanted.kind!r}")
+
     # -- test and doctor ----------------------------------------------------------------------------
     def clients(self, account_label: str, region: str, service: str):
         """An AWS client through the gateway (for observation and `test --via ssm`)."""

@@ -96,6 +96,15 @@ class LocalTarget(Target):
                     "the local sandbox cannot run an EC2 instance you bring",
                     "use app: demo, or {address: 127.0.0.1:PORT} for a local service",
                 )
+        for field, vpc in [("producer.vpc", self.spec.producer.vpc)] + [
+            (f"consumers[{i}].vpc", c.vpc) for i, c in enumerate(self.spec.consumers)
+        ]:
+            if vpc.id is not None:
+                raise BadInput(
+                    f"{field}.id",
+                    "the local sandbox has no existing VPC to reuse",
+                    "give the VPC a cidr for the local target",
+                )
         check_renderable(self.spec)
         return render_stacks(self.spec)
 
