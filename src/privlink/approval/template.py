@@ -31,6 +31,7 @@ from troposphere.sns import SubscriptionResource
 
 from privlink.approval.registry import OUT_REGISTRY_TABLE, registry_table_name
 from privlink.spec.models import Spec
+from privlink.templates.security import skip
 
 INLINE_LIMIT = 4096
 RUNTIME = "python3.12"
@@ -112,6 +113,7 @@ def approval_resources(
             Tags=tags,
         )
     )
+    skip(table, "CKV_AWS_119")
     log_group = template.add_resource(
         LogGroup(
             LOG_GROUP_ID,
@@ -122,6 +124,7 @@ def approval_resources(
             Tags=tags,
         )
     )
+    skip(log_group, "CKV_AWS_158")
     service_arn = Sub(
         "arn:${AWS::Partition}:ec2:${AWS::Region}:${AWS::AccountId}:vpc-endpoint-service/${ServiceId}",
         ServiceId=service_ref,
@@ -175,6 +178,7 @@ def approval_resources(
             Tags=tags,
         )
     )
+    skip(function, "CKV_AWS_115", "CKV_AWS_116", "CKV_AWS_117", "CKV_AWS_173")
     permission = template.add_resource(
         Permission(
             PERMISSION_ID,

@@ -38,6 +38,7 @@ from privlink.templates import naming
 from privlink.templates.builder import StackBuilder
 from privlink.templates.demo_app import user_data
 from privlink.templates.network import AzByName, Network, add_network
+from privlink.templates.security import skip
 from privlink.templates.stacks import FromAccount, ParamBinding
 
 DEMO_INSTANCE_TYPE = "t3.micro"
@@ -75,17 +76,20 @@ def render_producer(spec: Spec) -> tuple[dict[str, Any], dict[str, ParamBinding]
     )
     net = add_network(b, producer.vpc, AzByName(), want_az_ids=True)
     lb = b.add(
-        LoadBalancer(
-            LOAD_BALANCER,
-            Type="network",
-            Scheme="internal",
-            IpAddressType="ipv4",
-            Subnets=net.subnet_ids,
-            LoadBalancerAttributes=[
-                LoadBalancerAttributes(
-                    Key="load_balancing.cross_zone.enabled", Value=bool_text(service.cross_zone)
-                )
-            ],
+        skip(
+            LoadBalancer(
+                LOAD_BALANCER,
+                Type="network",
+                Scheme="internal",
+                IpAddressType="ipv4",
+                Subnets=net.subnet_ids,
+                LoadBalancerAttributes=[
+                    LoadBalancerAttributes(
+                        Key="load_balancing.cross_zone.enabled", Value=bool_text(service.cross_zone)
+                    )
+                ],
+            ),
+            "CKV_AWS_91",
         ),
         name=f"privlink-{spec.name}",
     )
@@ -261,7 +265,9 @@ def add_endpoint_service(b: StackBuilder, spec: Spec, lb: LoadBalancer) -> None:
         "The service name consumers connect to",
     )
     if settings.notifications:
-        topic = b.add(Topic(TOPIC, DisplayName=f"privlink {spec.name} endpoint connections"))
+        topic = b.add(
+            skip(Topic(TOPIC, DisplayName=f"privlink {spec.name} endpoint connections"), "CKV_AWS_26")
+        )
         policy = b.add(
             TopicPolicy(
                 TOPIC_POLICY,

@@ -22,6 +22,7 @@ from privlink.spec.models import Consumer, Spec, vpc_resolver
 from privlink.templates import naming
 from privlink.templates.builder import StackBuilder
 from privlink.templates.network import CIDR_PATTERN
+from privlink.templates.security import skip
 from privlink.templates.stacks import LOOKUP_VPC_RESOLVER, FromLookup, FromOutput, FromStep, ParamBinding
 
 CLIENT_VPN_ENDPOINT = "ClientVpnEndpoint"
@@ -94,10 +95,13 @@ def render_vpn(spec: Spec, consumer: Consumer) -> tuple[dict[str, Any], dict[str
         )
 
     logs = b.add(
-        LogGroup(
-            LOG_GROUP,
-            LogGroupName=f"/privlink/{spec.name}/{consumer.name}/client-vpn",
-            RetentionInDays=vpn.log_retention_days,
+        skip(
+            LogGroup(
+                LOG_GROUP,
+                LogGroupName=f"/privlink/{spec.name}/{consumer.name}/client-vpn",
+                RetentionInDays=vpn.log_retention_days,
+            ),
+            "CKV_AWS_158",
         )
     )
     group = b.add(
