@@ -314,3 +314,32 @@ def test_reused_vpc_parameters_are_looked_up_with_describe_calls(tmp_path, clock
             s["AvailabilityZoneId"] for s in subnets
         )
         assert target.lookup(consumer, FromLookup(LOOKUP_VPC_RESOLVER, (vpc,))) == "10.30.0.2"
+
+
+def test_consumers_with_private_dns_wait_for_a_verified_name(tmp_path, clock, monkeypatch):
+    import yaml
+
+    from privlink.errors import DeployFailed
+    from privlink.targets.aws import target as aws_target
+    from privlink.targets.aws.steps import DnsVerification
+
+    data = yaml.safe_load(demo_spec_text().replace("target: local", "target: aws"))
+    data["producer"]["endpoint_service"]["private_dns_name"] = "hello.example.com"
+    data["consumers"][0]["private_dns_enabled"] = True
+    spec = parse_spec(yaml.safe_dump(data))
+    pending = DnsVerification("hello.example.com", "pendingVerification", "_abc.hello.example.com", "vpce:xyz")
+    monkeypatch.setattr(aws_target.steps, "verify_private_dns", lambda *a, **k: pending)
+    with mock_aws():
+        target = AwsTarget(spec, tmp_path / ".privlink", session_factory=session_factory,
+                           sleep=clock.sleep, clock=clock.now, poll_delay=1)
+        outputs = {producer_stack("hello").name: {naming.OUT_SERVICE_ID: "vpce-svc-0123456789abcdef0"}}
+        with pytest.raises(DeployFailed) as info:
+            target._verify_private_dns(outputs, lambda line: None)
+    assert "dev" in info.value.what
+    assert "_abc.hello.example.com" in info.value.hint and "vpce:xyz" in info.value.hint
+    # without consumers that enable it, an unverified name is reported, not fatal
+    data["consumers"][0]["private_dns_enabled"] = False
+    with mock_aws():
+        target = AwsTarget(parse_spec(yaml.safe_dump(data)), tmp_path / ".privlink2",
+                           session_factory=session_factory, sleep=clock.sleep, clock=clock.now, poll_delay=1)
+        target._verify_private_dns(outputs, lambda line: None)

@@ -346,6 +346,8 @@ class AwsTarget(Target):
                 for step in self.needed_steps(stack):
                     self.run_step(step, progress)
             self._deploy_batch(batch, outputs, progress)
+            if any(s.name.part == "producer" for s in batch):
+                self._verify_private_dns(outputs, progress)
             if any(s.name.part == "producer" for s in batch) and self.spec.consumers_from is not None:
                 self._deploy_fleet(outputs, progress)
             if any(s.name.part == "consumer" for s in batch):
@@ -353,16 +355,28 @@ class AwsTarget(Target):
         for account, region, name in reversed(self.orphans(stacks)):
             progress(f"{name}: no longer in the spec; deleting")
             self.deployer_for(account, region, progress).delete_stack(name)
-        dns_name = self.spec.producer.endpoint_service.private_dns_name
-        if dns_name:
-            service_id = (
-                outputs.get(self.producer_stack(), {}).get(naming.OUT_SERVICE_ID) or self.service_id()
-            )
-            route53 = self.gateway.client("route53", self.spec.producer.account, "us-east-1")
-            steps.verify_private_dns(
-                self.producer_ec2(), route53, service_id, dns_name, self.clock, self.dns_timeout, progress
-            )
         return self.status()
+
+    def _verify_private_dns(self, outputs: dict[str, dict[str, str]], progress: Progress) -> None:
+        """Right after the producer: consumers with private_dns_enabled need a verified name
+        (AWS refuses PrivateDnsEnabled until then), so stop with the record to create if it is not."""
+        dns_name = self.spec.producer.endpoint_service.private_dns_name
+        if not dns_name:
+            return
+        service_id = outputs.get(self.producer_stack(), {}).get(naming.OUT_SERVICE_ID) or self.service_id()
+        route53 = self.gateway.client("route53", self.spec.producer.account, "us-east-1")
+        result = steps.verify_private_dns(
+            self.producer_ec2(), route53, service_id, dns_name, self.clock, self.dns_timeout, progress
+        )
+        needing = [c.name for c in self.spec.consumers if c.private_dns_enabled]
+        if needing and result.state != "verified":
+            raise DeployFailed(
+                f"producer.endpoint_service.private_dns_name ({dns_name})",
+                f"not verified yet ({result.state or 'unknown'}); consumers {', '.join(needing)} "
+                "enable private DNS and AWS refuses that until it is",
+                f'create the public TXT record {result.record} = "{result.value}", '
+                "then run privlink up again",
+            )
 
     @contextmanager
     def _accepting(
