@@ -10,6 +10,7 @@ from typing import Any
 from privlink.observe import model as m
 from privlink.observe.expect import consumer_skeleton, expectations
 from privlink.spec.models import Spec
+from privlink.targets.local.engine.handlers.ec2 import security_group_rules
 from privlink.templates import naming
 
 LB = "AWS::ElasticLoadBalancingV2::LoadBalancer"
@@ -206,7 +207,7 @@ def _consumer(spec: Spec, consumer, world, account_ids: dict[str, str]) -> m.Con
             group = world.get_any(group_id)
             if group is None:
                 continue
-            rules = list(group.data.get("ingress", [])) + list(group.data.get("extra_ingress", []))
+            rules = security_group_rules(world, group, "ingress")
             observed.security_groups.append(
                 m.SecurityGroup(
                     id=group.id,

@@ -9,6 +9,7 @@ import ipaddress
 from typing import Any
 
 from privlink.targets.local.dataplane import config as dp
+from privlink.targets.local.engine.handlers.ec2 import security_group_rules
 from privlink.targets.local.world import Resource, World
 
 LB = "AWS::ElasticLoadBalancingV2::LoadBalancer"
@@ -187,7 +188,7 @@ def _ingress_rules(world: World, group_ids: list[str]) -> list[dp.SgRule]:
         group = world.get_any(group_id)
         if group is None:
             continue
-        for rule in list(group.data.get("ingress", [])) + list(group.data.get("extra_ingress", [])):
+        for rule in security_group_rules(world, group, "ingress"):
             if not rule.get("CidrIp"):
                 continue
             protocol = str(rule.get("IpProtocol", "tcp"))
