@@ -76,6 +76,7 @@ class Instance:
     account: str
     region: str
     ou: str = ""
+    status: str = ""  # CURRENT | OUTDATED | INOPERABLE (ListStackInstances)
 
 
 def fleet_consumer(spec: Spec, region: str) -> Consumer:
@@ -397,7 +398,7 @@ class StackSetRunner:
         while True:
             page = self.cfn.list_stack_instances(**kwargs)
             found += [
-                Instance(s["Account"], s["Region"], s.get("OrganizationalUnitId", ""))
+                Instance(s["Account"], s["Region"], s.get("OrganizationalUnitId", ""), s.get("Status", ""))
                 for s in page.get("Summaries", [])
             ]
             if not page.get("NextToken"):

@@ -43,6 +43,15 @@ class RecordingTarget(Target):
             ],
             "service_name": "com.amazonaws.vpce.eu-central-1.vpce-svc-0a1b2c3d4e5f60718",
             "consumers": [],
+            "stack_sets": [
+                {
+                    "name": "privlink-hello-fleet",
+                    "account": "prod",
+                    "region": "eu-central-1",
+                    "status": "ACTIVE",
+                    "instances": [{"account": "333333333333", "region": "eu-central-1", "status": "OUTDATED"}],
+                }
+            ],
         }
 
     def down(self, progress=None):
@@ -125,6 +134,7 @@ def test_up_prints_status_and_progress_goes_to_stderr(cli):
 def test_status_text_has_tables(cli):
     code, out, _ = cli("status")
     assert code == 0 and "CREATE_COMPLETE" in out and "vpce-svc-0a1b2c3d4e5f60718" in out
+    assert "privlink-hello-fleet" in out and "333333333333/eu-central-1 OUTDATED" in out
 
 
 def test_connections_list_accept_reject_and_bad_input(cli):

@@ -77,6 +77,18 @@ def _print_status(report: dict[str, Any], output: OutputFormat) -> None:
     if stacks:
         rows = [[str(s.get(k, "")) for k in ("name", "account", "region", "status")] for s in stacks]
         console.print(_table("stacks", ["stack", "account", "region", "status"], rows))
+    stack_sets = report.get("stack_sets", [])
+    if stack_sets:
+        rows = [
+            [
+                str(s.get("name", "")),
+                str(s.get("status", "")),
+                ", ".join(f"{i['account']}/{i['region']} {i['status']}" for i in s.get("instances", []))
+                or "-",
+            ]
+            for s in stack_sets
+        ]
+        console.print(_table("stack sets", ["stack set", "status", "instances"], rows))
     for key in ("service_name", "service_id", "dns"):
         if report.get(key):
             console.print(f"{key.replace('_', ' ')}: {report[key]}")

@@ -222,6 +222,11 @@ def test_fleet_stack_sets_follow_the_producer_and_go_before_it(world, tmp_path, 
     assert {c.consumer for c in target.connections()} == {"dev", "fleet"}
     plan = {line.stack: line.action for line in target.plan()}
     assert plan["privlink-hello-fleet"] == "Update StackSet"
+    [stack_set] = target.status()["stack_sets"]
+    assert stack_set["name"] == "privlink-hello-fleet" and stack_set["status"] == "ACTIVE"
+    assert stack_set["instances"] == [
+        {"account": a, "region": "eu-central-1", "status": "CURRENT"} for a in FLEET
+    ]
 
     world.calls.clear()
     target.down(lines.append)
@@ -235,6 +240,15 @@ def test_fleet_stack_sets_follow_the_producer_and_go_before_it(world, tmp_path, 
         ("DeleteCertificate", "dev", ""),
     ]
     assert world.stack_sets == {}
+    assert target.status()["stack_sets"] == [
+        {
+            "name": "privlink-hello-fleet",
+            "account": "prod",
+            "region": "eu-central-1",
+            "status": "NOT_DEPLOYED",
+            "instances": [],
+        }
+    ]
     target.down(lines.append)  # nothing left: tolerated
 
 

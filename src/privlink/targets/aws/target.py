@@ -525,6 +525,7 @@ class AwsTarget(Target):
                     "value": dns.get("Value", ""),
                 }
         report["connections"] = [c.__dict__ for c in connections]
+        report["stack_sets"] = self._stack_set_status()
         states = {c.endpoint_id: c.state for c in connections}
         for consumer in self.spec.consumers:
             out = outputs.get(naming.consumer_stack(self.spec.name, consumer.name).name, {})
@@ -543,6 +544,26 @@ class AwsTarget(Target):
                 }
             )
         return report
+
+    def _stack_set_status(self) -> list[dict[str, Any]]:
+        """Each `consumers_from` StackSet and its stack instances (none when not deployed)."""
+        found = []
+        for plan in plan_fleet(self.spec, self.fleet_render):
+            runner = StackSetRunner(self.client_factory("cloudformation", plan.account, plan.region))
+            deployed = runner.exists(plan)
+            instances = runner.instances(plan) if deployed else []
+            found.append(
+                {
+                    "name": plan.name,
+                    "account": plan.account,
+                    "region": plan.region,
+                    "status": "ACTIVE" if deployed else "NOT_DEPLOYED",
+                    "instances": [
+                        {"account": i.account, "region": i.region, "status": i.status} for i in instances
+                    ],
+                }
+            )
+        return found
 
     # -- down -------------------------------------------------------------------------------------
     def down(self, progress: Progress = no_progress) -> None:
