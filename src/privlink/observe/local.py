@@ -10,13 +10,11 @@ from typing import Any
 from privlink.observe import model as m
 from privlink.observe.expect import consumer_skeleton, expectations
 from privlink.spec.models import Spec
+from privlink.targets.local.engine.handlers.clientvpn import CVPN
 from privlink.targets.local.engine.handlers.ec2 import security_group_rules
+from privlink.targets.local.engine.handlers.elb import LB
+from privlink.targets.local.engine.handlers.route53 import ZONE
 from privlink.templates import naming
-
-LB = "AWS::ElasticLoadBalancingV2::LoadBalancer"
-LISTENER = "AWS::ElasticLoadBalancingV2::Listener"
-CVPN = "AWS::EC2::ClientVpnEndpoint"
-ZONE = "AWS::Route53::HostedZone"
 
 
 def observe_sandbox(spec: Spec, world, runtime: dict[str, Any] | None) -> m.Observation:
@@ -100,7 +98,7 @@ def _load_balancer(world, arn: str, runtime: dict[str, Any] | None) -> m.LoadBal
     health = ((runtime or {}).get("load_balancers", {}).get(arn, {}) or {}).get("targets", {})
     listeners = []
     groups = []
-    for listener in [r for r in world.of_type(LISTENER) if r.data["load_balancer_arn"] == arn]:
+    for listener in world.listeners_of(arn):
         idle = listener.data.get("attributes", {}).get("tcp.idle_timeout.seconds")
         listeners.append(
             m.Listener(

@@ -9,17 +9,12 @@ import ipaddress
 from typing import Any
 
 from privlink.targets.local.dataplane import config as dp
-from privlink.targets.local.engine.handlers.ec2 import security_group_rules
+from privlink.targets.local.engine.handlers.clientvpn import CVPN
+from privlink.targets.local.engine.handlers.ec2 import INSTANCE, security_group_rules
+from privlink.targets.local.engine.handlers.elb import LB
+from privlink.targets.local.engine.handlers.route53 import ZONE
 from privlink.targets.local.world import Resource, World
 
-LB = "AWS::ElasticLoadBalancingV2::LoadBalancer"
-LISTENER = "AWS::ElasticLoadBalancingV2::Listener"
-TG = "AWS::ElasticLoadBalancingV2::TargetGroup"
-INSTANCE = "AWS::EC2::Instance"
-SUBNET = "AWS::EC2::Subnet"
-SG = "AWS::EC2::SecurityGroup"
-CVPN = "AWS::EC2::ClientVpnEndpoint"
-ZONE = "AWS::Route53::HostedZone"
 DEMO_TAG = ("privlink:app", "demo")
 LOCAL_TARGETS_METADATA = "Privlink::LocalTargets"
 MODELLED_INSTANCE_HOST = 100  # a consumer instance at subnet base + 100, when there is no VPN
@@ -98,7 +93,7 @@ def build_config(
 def _load_balancer(
     world: World, lb: Resource, block: str, node_count: int, target_count: int, app_port: int | None
 ) -> tuple[dp.LoadBalancer | None, int, int]:
-    listeners = [r for r in world.of_type(LISTENER) if r.data["load_balancer_arn"] == lb.id]
+    listeners = world.listeners_of(lb.id)
     if not listeners or not listeners[0].data["target_group_arns"]:
         return None, node_count, target_count
     listener = listeners[0]

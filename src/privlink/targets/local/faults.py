@@ -14,14 +14,9 @@ from dataclasses import dataclass
 from privlink.errors import BadInput
 from privlink.spec.models import Spec
 from privlink.targets.local.dataplane import config as dp
+from privlink.targets.local.engine.handlers.ec2 import INSTANCE
+from privlink.targets.local.engine.handlers.route53 import ZONE
 from privlink.templates import naming
-
-LB = "AWS::ElasticLoadBalancingV2::LoadBalancer"
-TG = "AWS::ElasticLoadBalancingV2::TargetGroup"
-LISTENER = "AWS::ElasticLoadBalancingV2::Listener"
-INSTANCE = "AWS::EC2::Instance"
-CVPN = "AWS::EC2::ClientVpnEndpoint"
-ZONE = "AWS::Route53::HostedZone"
 
 
 @dataclass(frozen=True)
@@ -90,7 +85,7 @@ def _service(world, spec: Spec):
 def _producer_lb_and_tg(world, spec: Spec):
     service = _service(world, spec)
     lb = world.get_any(service.load_balancer_arns[0])
-    listener = next(r for r in world.of_type(LISTENER) if r.data["load_balancer_arn"] == lb.id)
+    listener = world.listeners_of(lb.id)[0]
     tg = world.get_any(listener.data["target_group_arns"][0])
     return lb, listener, tg
 

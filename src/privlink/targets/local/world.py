@@ -325,6 +325,14 @@ class World(BaseModel):
     def of_type(self, rtype: str) -> list[Resource]:
         return [r for r in self.resources.values() if r.type == rtype]
 
+    def listeners_of(self, load_balancer_arn: str) -> list[Resource]:
+        """The ELBv2 listeners of one load balancer, in creation order."""
+        return [
+            r
+            for r in self.of_type("AWS::ElasticLoadBalancingV2::Listener")
+            if r.data["load_balancer_arn"] == load_balancer_arn
+        ]
+
     # --- PrivateLink ----------------------------------------------------------------------
 
     def find_service(self, name: str, region: str) -> EndpointService | None:

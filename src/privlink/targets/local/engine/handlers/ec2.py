@@ -20,6 +20,7 @@ from privlink.targets.local.engine.handlers.base import (
 from privlink.targets.local.world import Resource, SimulatedAwsError, World
 
 VPC = "AWS::EC2::VPC"
+INSTANCE = "AWS::EC2::Instance"
 SUBNET = "AWS::EC2::Subnet"
 SG = "AWS::EC2::SecurityGroup"
 ALL_TRAFFIC_EGRESS = {"IpProtocol": "-1", "CidrIp": "0.0.0.0/0"}
@@ -436,7 +437,7 @@ class LaunchTemplateHandler(Handler):
 
 @register
 class InstanceHandler(Handler):
-    type = "AWS::EC2::Instance"
+    type = INSTANCE
     create_only = frozenset(
         {
             "ImageId",
