@@ -118,6 +118,33 @@ def test_same_cidr_two_consumers_and_cross_region(sandbox):
         assert http_get(address, 8080)["message"] == "Hello from provider"
 
 
+def test_two_consumers_with_the_same_private_name_each_resolve_their_own_endpoint(sandbox):
+    """Private zones answer per VPC (each VPC's resolver), as on AWS: no collision."""
+    from privlink.probe import run_probe
+
+    def edit(data):
+        second = dict(data["consumers"][0], name="qa", account="qa")
+        second["vpc"] = {"cidr": "10.30.0.0/16", "azs": 2}
+        second.pop("vpn")
+        data["consumers"].append(second)  # the same private_dns: hello.internal.company
+
+    target = sandbox(spec_from(edit))
+    status = target.up()
+    by_name = {c["name"]: c for c in status["consumers"]}
+    own = {name: sorted(a.split(":")[0] for a in c["addresses"]) for name, c in by_name.items()}
+    assert not set(own["dev"]) & set(own["qa"])
+    for name, consumer in by_name.items():
+        assert consumer["dns"] and consumer["dns"] != status["dns"]
+        assert resolve(consumer["dns"], "hello.internal.company") == own[name]
+        dns_server, private_name, port = target.probe_plan(name)
+        assert dns_server == consumer["dns"] and private_name == "hello.internal.company"
+    # a fault on dev's endpoint breaks dev only: qa's name does not lead to dev's endpoint
+    target.inject_fault("endpoint-sg-closed")
+    for name, ok in (("dev", False), ("qa", True)):
+        dns_server, private_name, port = target.probe_plan(name)
+        assert run_probe(private_name, port, dns_server).ok is ok
+
+
 def test_acceptance_flow(sandbox):
     def edit(data):
         data["producer"]["endpoint_service"]["auto_accept"] = False

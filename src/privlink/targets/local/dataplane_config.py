@@ -84,7 +84,7 @@ def build_config(
     return dp.DataPlaneConfig(
         loopback_block=loopback_block,
         time_scale=time_scale,
-        dns=_dns(world, endpoints),
+        dns=_dns(world, endpoints, consumer_names, loopback_block),
         load_balancers=load_balancers,
         endpoints=endpoints,
     )
@@ -218,13 +218,44 @@ def _host_source(world: World, vpc_id: str, subnet_ids: list[str]) -> tuple[dp.H
     return dp.HostSource(kind="vpc", ip=str(host)), []
 
 
-def _dns(world: World, endpoints: list[dp.Endpoint]) -> dp.DnsConfig:
-    """The private zones' records and every endpoint's regional and zonal names."""
+def _dns(
+    world: World, endpoints: list[dp.Endpoint], consumer_names: dict[str, str], block: str
+) -> dp.DnsConfig:
+    """The shared server (every name) and one view per consumer VPC (what its resolver answers)."""
+    zones, records, aliases = _names(world, endpoints, None)
+    views = []
+    for index, (vpc_id, consumer) in enumerate(sorted(consumer_names.items(), key=lambda kv: kv[1])):
+        if world.get_any(vpc_id) is None:
+            continue
+        v_zones, v_records, v_aliases = _names(world, endpoints, vpc_id)
+        views.append(
+            dp.DnsView(
+                consumer=consumer,
+                vpc_id=vpc_id,
+                bind_ip=dp.resolver_address(block, index),
+                zones=v_zones,
+                records=v_records,
+                aliases=v_aliases,
+            )
+        )
+    return dp.DnsConfig(zones=zones, records=records, aliases=aliases, views=views)
+
+
+def _names(
+    world: World, endpoints: list[dp.Endpoint], vpc_id: str | None
+) -> tuple[list[str], list[dp.DnsRecord], list[dp.DnsAlias]]:
+    """Zones, records and endpoint aliases seen from `vpc_id` (None: from everywhere at once).
+
+    Endpoints' own regional and zonal names are public; a private DNS name answers only in the
+    endpoint's VPC, and a private hosted zone only in the VPCs associated with it whose DNS support
+    and hostnames are on.
+    """
     served = {e.endpoint_id for e in endpoints}
     zones: list[str] = ["vpce.amazonaws.com"]
     aliases: list[dp.DnsAlias] = []
     records: list[dp.DnsRecord] = []
     names_to_endpoint: dict[str, tuple[str, str | None]] = {}
+    private_names: dict[str, tuple[str, str | None]] = {}
     for endpoint in world.endpoints.values():
         if endpoint.id not in served:
             continue
@@ -235,18 +266,20 @@ def _dns(world: World, endpoints: list[dp.Endpoint]) -> dp.DnsConfig:
         service = world.endpoint_services.get(endpoint.service_id)
         if (
             endpoint.private_dns_enabled
+            and vpc_id in (None, endpoint.vpc_id)
             and service is not None
             and service.private_dns_name
             and service.private_dns_state == "verified"
         ):
-            names_to_endpoint[_fqdn(service.private_dns_name)] = (endpoint.id, None)
+            private_names[_fqdn(service.private_dns_name)] = (endpoint.id, None)
             zones.append(_fqdn(service.private_dns_name))
+    names_to_endpoint.update(private_names)
     for name, (endpoint_id, az) in names_to_endpoint.items():
         aliases.append(dp.DnsAlias(name=name, endpoint_id=endpoint_id, az_name=az))
     seen = set(names_to_endpoint)
     for zone in world.of_type(ZONE):
-        if not _vpc_resolves_private_zones(world, zone):
-            continue  # private zones answer only where the VPC's DNS support and hostnames are on
+        if not _resolves_private_zone(world, zone, vpc_id):
+            continue
         zones.append(_fqdn(zone.data["name"]))
         for record in zone.data.get("records", {}).values():
             name = _fqdn(record.get("name", ""))
@@ -262,11 +295,14 @@ def _dns(world: World, endpoints: list[dp.Endpoint]) -> dp.DnsConfig:
             values = [v for v in record.get("values", []) if _is_ipv4(v)]
             if values:
                 records.append(dp.DnsRecord(name=name, values=values))
-    return dp.DnsConfig(zones=sorted(set(zones)), records=records, aliases=aliases)
+    return sorted(set(zones)), records, aliases
 
 
-def _vpc_resolves_private_zones(world: World, zone: Resource) -> bool:
+def _resolves_private_zone(world: World, zone: Resource, vpc_id: str | None) -> bool:
+    """Whether `zone` answers in `vpc_id` (None: in any VPC): associated, DNS support and hostnames on."""
     vpc_ids = [v.get("VPCId", v) if isinstance(v, dict) else v for v in zone.data.get("vpcs", [])]
+    if vpc_id is not None:
+        vpc_ids = [v for v in vpc_ids if v == vpc_id]
     vpcs = [world.get_any(v) for v in vpc_ids]
     return any(v is not None and v.data.get("dns_support") and v.data.get("dns_hostnames") for v in vpcs)
 

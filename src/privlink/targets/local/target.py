@@ -402,6 +402,7 @@ class LocalTarget(Target):
                     "private_name": outputs.get(naming.OUT_PRIVATE_NAME, ""),
                     "vpn_endpoint_id": vpn.outputs.get(naming.OUT_CLIENT_VPN_ENDPOINT_ID, "") if vpn else "",
                     "addresses": [e["address"] for e in enis],
+                    "dns": (runtime or {}).get("dns_views", {}).get(consumer.name, ""),
                 }
             )
         return report
@@ -489,7 +490,8 @@ class LocalTarget(Target):
         runtime = self.runtime()
         if runtime is None:
             raise StateError("sandbox", "the data plane is not running", "run `privlink up`")
-        return runtime["dns"], name, self.spec.producer.service.port
+        resolver = runtime.get("dns_views", {}).get(consumer) or runtime["dns"]  # its VPC's view
+        return resolver, name, self.spec.producer.service.port
 
     # -- faults ---------------------------------------------------------------------------------------
     @property

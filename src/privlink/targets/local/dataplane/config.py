@@ -243,10 +243,34 @@ class DnsAlias(_Model):
     az_name: str | None = None
 
 
-class DnsConfig(_Model):
+class DnsView(_Model):
+    """What one consumer VPC's resolver (AWS: VPC base + 2) answers, served on its own loopback IP.
+
+    Private hosted zones and private DNS names answer only in the VPCs they belong to, so two
+    consumers may hold the same private name for their own endpoints.
+    """
+
+    consumer: str
+    vpc_id: str
+    bind_ip: str
     zones: list[str] = []
     records: list[DnsRecord] = []
     aliases: list[DnsAlias] = []
+
+    @field_validator("bind_ip")
+    @classmethod
+    def _bind(cls, v: str) -> str:
+        return _loopback_ip(v, "DNS view bind_ip")
+
+
+class DnsConfig(_Model):
+    """The sandbox DNS: the shared server on 127.0.0.1 (every name, for `dig` by hand) and one
+    view per consumer VPC (what `privlink test` asks)."""
+
+    zones: list[str] = []
+    records: list[DnsRecord] = []
+    aliases: list[DnsAlias] = []
+    views: list[DnsView] = []
     ttl: int = Field(60, ge=0)
 
 
@@ -293,9 +317,13 @@ class DataPlaneConfig(_Model):
                     raise ValueError(f"endpoint {ep.endpoint_id}: {eni.bind_ip}:{ep.port} is used twice")
                 binds.add(key)
         eps = {e.endpoint_id for e in self.endpoints}
-        for alias in self.dns.aliases:
+        for alias in [*self.dns.aliases, *(a for v in self.dns.views for a in v.aliases)]:
             if alias.endpoint_id not in eps:
                 raise ValueError(f"DNS alias {alias.name}: unknown endpoint_id {alias.endpoint_id}")
+        _no_duplicates((v.bind_ip for v in self.dns.views), "DNS view bind_ip")
+        for view in self.dns.views:
+            if ipaddress.IPv4Address(view.bind_ip) not in block:
+                raise ValueError(f"DNS view {view.consumer}: bind_ip {view.bind_ip} is outside {block}")
         return self
 
     def load_balancer(self, lb_id: str) -> LoadBalancer:
@@ -383,6 +411,13 @@ def target_address(block: str, index: int) -> str:
     if not 0 <= index < 254:
         raise ValueError("at most 254 demo targets per sandbox")
     return f"127.{_block_octet(block)}.2.{index + 1}"
+
+
+def resolver_address(block: str, index: int) -> str:
+    """The loopback IP serving consumer VPC number `index`'s DNS view."""
+    if not 0 <= index < 254:
+        raise ValueError("at most 254 consumer VPC resolvers per sandbox")
+    return f"127.{_block_octet(block)}.3.{index + 1}"
 
 
 def eni_address(block: str, index: int) -> str:

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 
 from dnslib import QTYPE, RCODE, RR, A, DNSHeader, DNSRecord
 
-from privlink.targets.local.dataplane.config import DataPlaneConfig
+from privlink.targets.local.dataplane.config import DataPlaneConfig, DnsView
 
 
 def normalize(name: str) -> str:
@@ -26,12 +26,14 @@ class ZoneTable:
         self.ttl = ttl
 
     @classmethod
-    def from_config(cls, config: DataPlaneConfig) -> ZoneTable:
+    def from_config(cls, config: DataPlaneConfig, view: DnsView | None = None) -> ZoneTable:
+        """The shared server's table, or one consumer VPC's `view`."""
+        source = view if view is not None else config.dns
         table: dict[str, list[str]] = {}
-        for rec in config.dns.records:
+        for rec in source.records:
             table.setdefault(normalize(rec.name), []).extend(rec.values)
         endpoints = {e.endpoint_id: e for e in config.endpoints}
-        for alias in config.dns.aliases:
+        for alias in source.aliases:
             ep = endpoints[alias.endpoint_id]
             ips = [eni.bind_ip for eni in ep.enis if alias.az_name in (None, eni.az_name)]
             table.setdefault(normalize(alias.name), []).extend(ips)

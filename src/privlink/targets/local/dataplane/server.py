@@ -45,6 +45,7 @@ log = logging.getLogger("privlink.dataplane")
 WRITE_HIGH = 1 << 20  # per-transport write buffer before the other side stops reading
 WRITE_LOW = 256 << 10
 LINGER_RESET = struct.pack("ii", 1, 0)
+SHARED_DNS_IP = "127.0.0.1"  # the DNS server `status` shows, answering every name (for `dig` by hand)
 
 
 def _nodelay(transport: asyncio.BaseTransport) -> None:
@@ -327,22 +328,26 @@ class DemoHttp(asyncio.Protocol):
 
 
 class DnsUdp(asyncio.DatagramProtocol):
-    def __init__(self, plane: DataPlane):
+    """DNS over UDP on one address: `view` is the bind IP whose zone table answers."""
+
+    def __init__(self, plane: DataPlane, view: str = SHARED_DNS_IP):
         self.plane = plane
+        self.view = view
         self.transport: asyncio.DatagramTransport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
 
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
-        reply = dns.answer(self.plane.zone, data)
+        reply = dns.answer(self.plane.zone_for(self.view), data)
         if reply is not None and self.transport is not None:
             self.transport.sendto(reply, addr)
 
 
 class DnsTcp(asyncio.Protocol):
-    def __init__(self, plane: DataPlane):
+    def __init__(self, plane: DataPlane, view: str = SHARED_DNS_IP):
         self.plane = plane
+        self.view = view
         self.buf = b""
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -360,7 +365,7 @@ class DnsTcp(asyncio.Protocol):
             if len(self.buf) < 2 + n:
                 return
             msg, self.buf = self.buf[2 : 2 + n], self.buf[2 + n :]
-            reply = dns.answer(self.plane.zone, msg)
+            reply = dns.answer(self.plane.zone_for(self.view), msg)
             if reply is None:
                 self.transport.close()  # type: ignore[attr-defined]
                 return
@@ -394,6 +399,8 @@ class DataPlane:
         self.config: DataPlaneConfig | None = None
         self.time_scale = 1.0
         self.zone = dns.ZoneTable({})
+        self.views: dict[str, dns.ZoneTable] = {}  # bind IP -> a consumer VPC's table
+        self.view_servers: dict[str, list[asyncio.BaseTransport | asyncio.Server]] = {}
         self.flows: set[Downstream] = set()
         self.conns: set[asyncio.Transport] = set()
         self.lbs: dict[str, LbRuntime] = {}
@@ -435,12 +442,13 @@ class DataPlane:
     async def shutdown(self, grace: float | None = None) -> None:
         grace = (self.config.grace_seconds if self.config else 2.0) if grace is None else grace
         servers = [s for s, *_ in (*self.demo.values(), *self.nodes.values(), *self.enis.values())]
-        servers += [s for s in self.dns_servers if isinstance(s, asyncio.Server)]
+        dns_servers = [*self.dns_servers, *(s for v in self.view_servers.values() for s in v)]
+        servers += [s for s in dns_servers if isinstance(s, asyncio.Server)]
         if self.claim is not None:
             servers.append(self.claim)
         for s in servers:
             s.close()
-        for t in self.dns_servers:
+        for t in dns_servers:
             if not isinstance(t, asyncio.Server):
                 t.close()
         for lb in self.lbs.values():
@@ -478,8 +486,10 @@ class DataPlane:
     async def _apply(self, config: DataPlaneConfig) -> None:
         self.config = config
         self.zone = dns.ZoneTable.from_config(config)
+        self.views = {v.bind_ip: dns.ZoneTable.from_config(config, v) for v in config.dns.views}
         self.endpoints = {e.endpoint_id: e for e in config.endpoints}
         self.bind_errors = {}
+        await self._apply_dns_views(config)
         await self._apply_load_balancers(config)
         await self._apply_endpoints(config)
         self.generation += 1
@@ -712,18 +722,44 @@ class DataPlane:
     async def _start_dns(self) -> None:
         for _ in range(10):
             transport, _p = await self.loop.create_datagram_endpoint(
-                lambda: DnsUdp(self), local_addr=("127.0.0.1", 0)
+                lambda: DnsUdp(self), local_addr=(SHARED_DNS_IP, 0)
             )
             port = transport.get_extra_info("sockname")[1]
             try:
-                tcp = await self.loop.create_server(lambda: DnsTcp(self), "127.0.0.1", port)
+                tcp = await self.loop.create_server(lambda: DnsTcp(self), SHARED_DNS_IP, port)
             except OSError:
                 transport.close()
                 continue
             self.dns_servers = [transport, tcp]
-            self.dns_address = f"127.0.0.1:{port}"
+            self.dns_address = f"{SHARED_DNS_IP}:{port}"
             return
         raise OSError("no port free for DNS on both UDP and TCP")
+
+    def zone_for(self, view: str) -> dns.ZoneTable:
+        return self.views.get(view, self.zone) if view != SHARED_DNS_IP else self.zone
+
+    async def _apply_dns_views(self, config: DataPlaneConfig) -> None:
+        """One UDP + TCP DNS server per consumer VPC view, on its IP and the shared server's port."""
+        port = int(self.dns_address.rsplit(":", 1)[1])
+        for ip in [ip for ip in self.view_servers if ip not in self.views]:
+            for server in self.view_servers.pop(ip):
+                server.close()
+        for ip in self.views:
+            if ip in self.view_servers:
+                continue
+            try:
+                udp, _p = await self.loop.create_datagram_endpoint(
+                    lambda ip=ip: DnsUdp(self, ip), local_addr=(ip, port)
+                )
+                try:
+                    tcp = await self.loop.create_server(lambda ip=ip: DnsTcp(self, ip), ip, port)
+                except OSError:
+                    udp.close()
+                    raise
+            except OSError as exc:
+                self.bind_errors[f"dns {ip}"] = str(exc)
+                continue
+            self.view_servers[ip] = [udp, tcp]
 
     # runtime file
 
@@ -780,6 +816,11 @@ class DataPlane:
             "loopback_block": cfg.loopback_block,
             "time_scale": self.time_scale,
             "dns": self.dns_address,
+            "dns_views": {
+                v.consumer: f"{v.bind_ip}:{self.dns_address.rsplit(':', 1)[1]}"
+                for v in cfg.dns.views
+                if v.bind_ip in self.view_servers
+            },
             "endpoints": endpoints,
             "load_balancers": lbs,
             "errors": dict(self.bind_errors),
