@@ -248,6 +248,16 @@ def test_every_command_answers_a_bad_spec_in_one_line(case, cli, tmp_path):
         assert_bad_input(cli(*argv_for(path)), *words)
 
 
+def test_an_unreadable_spec_is_one_line(cli, tmp_path, monkeypatch):
+    spec = tmp_path / "privlink.yaml"
+    spec.write_text(demo_spec_text(), encoding="utf-8")
+    spec.chmod(0)
+    if os.geteuid() == 0:
+        Unreadable(monkeypatch, spec.resolve())
+    for path in SPEC_COMMANDS:
+        assert_bad_input(cli(*argv_for(path)), "privlink.yaml", "Permission denied", "permissions")
+
+
 def test_a_bad_spec_named_by_spec_is_named_in_the_line(cli, tmp_path):
     for path in SPEC_COMMANDS:
         line = assert_bad_input(cli("--spec", "elsewhere/link.yaml", *argv_for(path)), "privlink init")
@@ -571,6 +581,7 @@ def test_whatever_a_state_file_holds_the_answer_is_a_result_or_one_line(
         (["sandbox"], demo_spec_text(), ["sandbox: needs a command"]),
         (["--target", "nowhere", "plan"], demo_spec_text(), ["--target", "'nowhere'"]),
     ],
+    ids=["no-spec", "malformed-yaml", "bad-int", "group-alone", "bad-target"],
 )
 def test_the_installed_entry_point_answers_in_one_line(argv, spec, words, tmp_path):
     if spec is not None:
