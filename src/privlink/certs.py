@@ -19,6 +19,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from privlink.errors import StateError
+
 KEY_SIZE = 2048  # ACM import for Client VPN: RSA 2048 is accepted everywhere
 VALID_DAYS = 825
 RENEW_BEFORE = dt.timedelta(days=30)
@@ -176,9 +178,17 @@ def _load(directory: Path, cert_file: str, key_file: str):
     if not (cert_path.exists() and key_path.exists()):
         return None
     try:
-        cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
-        key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
-    except ValueError:
+        cert_pem, key_pem = cert_path.read_bytes(), key_path.read_bytes()
+    except OSError as exc:  # a directory in its place, no permission: a file that cannot be reused
+        raise StateError(
+            str(exc.filename or directory),
+            f"cannot be read ({exc.strerror or exc})",
+            "fix it or delete it (privlink makes a new one)",
+        ) from None
+    try:
+        cert = x509.load_pem_x509_certificate(cert_pem)
+        key = serialization.load_pem_private_key(key_pem, password=None)
+    except (ValueError, TypeError):  # unparseable or encrypted: made anew
         return None
     if cert.public_key().public_numbers() != key.public_key().public_numbers():
         return None

@@ -52,6 +52,7 @@ def assert_one_line_or_spec(text: str) -> None:
         assert err.exit_code == 2
         assert "\n" not in err.one_line()
         assert err.one_line().strip()
+        assert err.hint and "\n" not in err.hint  # every error says how to fix it
 
 
 @settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])

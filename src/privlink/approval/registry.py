@@ -17,8 +17,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Protocol
 
+from pydantic import BaseModel, ConfigDict
+
 from privlink.approval.handler import principal_allowed
-from privlink.errors import AwsError, BadInput, StateError
+from privlink.errors import AwsError, BadInput
+from privlink.statefile import check_state_dir, corrupt, read_state_json
 
 ACCOUNT_ID = re.compile(r"^\d{12}$")
 PRINCIPAL_ARN = re.compile(r"^arn:aws(-cn|-us-gov)?:iam::(\d{12}):(root|(role|user)/[\w+=,.@/-]{1,512})$")
@@ -172,6 +175,25 @@ def entry_from_item(item: dict[str, dict[str, str]]) -> RegistryEntry:
     )
 
 
+class StoredEntry(BaseModel):
+    """One entry of `registry.json`, as `RegistryEntry.to_json` writes it."""
+
+    model_config = ConfigDict(strict=True)
+
+    account_id: str
+    principal: str | None = None
+    consumer_name: str | None = None
+    added_at: str = ""
+    added_by: str = ""
+
+
+class StoredRegistry(BaseModel):
+    model_config = ConfigDict(strict=True)
+
+    version: int = 1
+    consumers: dict[str, StoredEntry]
+
+
 class LocalRegistry:
     """The registry of the local target: `.privlink/registry.json`, written atomically."""
 
@@ -181,15 +203,22 @@ class LocalRegistry:
         self.clock = clock
 
     def _load(self) -> dict[str, RegistryEntry]:
-        if not self.path.exists():
+        fix = "fix it, or delete it and add the consumers again (privlink consumers add)"
+        check_state_dir(self.path.parent)
+        data = read_state_json(self.path, fix)
+        if data is None:
             return {}
         try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
-            return {k: RegistryEntry(**v) for k, v in data["consumers"].items()}
-        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
-            raise StateError(
-                str(self.path), f"unreadable registry ({type(exc).__name__})", "fix or delete the file"
-            ) from exc
+            stored = StoredRegistry.model_validate(data)
+            for key, entry in stored.consumers.items():
+                check_entry(entry.account_id, entry.principal, entry.consumer_name)
+                if key != entry.account_id:
+                    raise ValueError(f"consumers.{key} holds account {entry.account_id}")
+        except (ValueError, BadInput) as exc:
+            if isinstance(exc, BadInput):
+                exc = ValueError(f"consumers: {exc.one_line()}")
+            raise corrupt(self.path, exc, fix) from None
+        return {k: RegistryEntry(**v.model_dump()) for k, v in stored.consumers.items()}
 
     def _save(self, entries: dict[str, RegistryEntry]) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)

@@ -91,11 +91,11 @@ def run_test(target: Any, spec: Any, consumer: str, via: str):  # -> ProbeReport
     from privlink.probe import run_probe, run_probe_ssm
 
     target = checkable(target)
+    if via == "ssm" and not isinstance(target, SsmCapable):
+        raise BadInput("--via", "ssm needs the aws target", "use --via local, or --target aws")
     dns_server, private_name, port = target.probe_plan(consumer)
     if via == "local":
         return run_probe(private_name, port, dns_server)
-    if not isinstance(target, SsmCapable):
-        raise BadInput("--via", "ssm needs the aws target", "use --via local, or --target aws")
     observed = next((c for c in target.observe().consumers if c.name == consumer), None)
     if observed is None or not observed.vpc_id:
         raise PrivlinkError(f"consumer {consumer}", "its VPC is not deployed", "run `privlink up` first")

@@ -157,7 +157,11 @@ def connections(
 ) -> None:
     """The producer's view of endpoint connections; accept or reject them."""
     if action not in ACTIONS:
-        raise BadInput("connections ACTION", f"{action!r} is not one of list, accept, reject", None)
+        raise BadInput(
+            "connections ACTION",
+            f"{action!r} is not one of list, accept, reject",
+            "e.g. privlink connections accept vpce-...",
+        )
     ids = list(endpoint_ids or [])
     if action == "list" and ids:
         raise BadInput("connections list", "takes no endpoint IDs", "use accept ID... or reject ID...")
@@ -204,6 +208,11 @@ def vpn_config(
     from privlink.certs import write_private
 
     spec = globals_of(ctx).spec()
+    # --out is checked before the target makes certificates: bad input creates nothing.
+    if out.is_dir():
+        raise BadInput("--out", f"{out} is a directory", "pass a file path, e.g. --out dev.ovpn")
+    if not out.parent.is_dir():
+        raise BadInput("--out", f"directory {out.parent} does not exist", "create it or pick another path")
     with_vpn = [c.name for c in spec.consumers if c.vpn is not None]
     if consumer is None:
         if len(with_vpn) != 1:
@@ -216,8 +225,6 @@ def vpn_config(
             )
         consumer = with_vpn[0]
     text = globals_of(ctx).target_for(spec).vpn_config(consumer)
-    if out.parent and not out.parent.exists():
-        raise BadInput("--out", f"directory {out.parent} does not exist", "create it or pick another path")
     write_private(out, text.encode())
     stderr(f"wrote {out} (contains a private key; keep it 0600)")
 

@@ -100,19 +100,30 @@ def init(
     path = globals_of(ctx).spec_path
     if path.exists() and not force:
         raise BadInput(str(path), "already exists", "pass --force to overwrite it")
-    path.write_text(demo_spec_text(cross_region=cross_region), encoding="utf-8")
+    try:
+        path.write_text(demo_spec_text(cross_region=cross_region), encoding="utf-8")
+    except OSError as exc:
+        why = exc.strerror or str(exc)
+        raise BadInput(f"--spec {path}", f"cannot write it ({why})", "pass a writable file path") from None
     stderr(f"wrote {path}; next: privlink up && privlink test")
 
 
+_registered = False
+
+
 def register_commands() -> None:
-    """Attach the command modules; each owns one group of commands."""
+    """Attach the command modules (once); each owns one group of commands."""
+    global _registered
+    if _registered:
+        return
     from privlink.cli import commands
 
     commands.register(app)
+    _registered = True
 
 
 def run(argv: list[str] | None = None) -> None:
-    """Entry point: runs the app and turns errors into one line and an exit code."""
+    """Entry point: runs the app and turns every error into ONE line on stderr and an exit code."""
     register_commands()
     debug = "--debug" in (argv if argv is not None else sys.argv)
     try:
@@ -128,22 +139,74 @@ def run(argv: list[str] | None = None) -> None:
     except SystemExit:
         raise
     except Exception as exc:  # click's own usage errors and anything unexpected
+        # typer vendors click, so its exception classes are matched by name.
         kinds = {cls.__name__ for cls in type(exc).__mro__}
         if "Exit" in kinds:
             sys.exit(getattr(exc, "exit_code", 0))
+        if "UsageError" in kinds:
+            stderr(usage_error_line(exc, sys.argv[1:] if argv is None else argv))
+            sys.exit(EXIT_BAD_INPUT)
         if "ClickException" in kinds:
-            message = exc.format_message().removeprefix("Value error, ")  # type: ignore[attr-defined]
-            stderr(f"privlink: error: {message}")
-            stderr("  hint: see privlink --help")
-            sys.exit(EXIT_BAD_INPUT if "UsageError" in kinds else 1)
+            message = exc.format_message().replace("Value error, ", "")  # type: ignore[attr-defined]
+            stderr(one_line(f"privlink: error: {message}; hint: see privlink --help"))
+            sys.exit(1)
         if "Abort" in kinds:
             stderr("privlink: aborted")
             sys.exit(1)
         if debug or os.environ.get("PRIVLINK_DEBUG"):
             raise
-        stderr(f"privlink: error: internal: {type(exc).__name__}: {exc}")
-        stderr("  hint: run again with --debug for the traceback, and report it")
+        stderr(
+            one_line(
+                f"privlink: error: internal: {type(exc).__name__}: {exc}; "
+                "hint: run again with --debug for the traceback, and report it"
+            )
+        )
         sys.exit(1)
+
+
+def one_line(text: str) -> str:
+    """`text` with its line breaks folded: every error is exactly one line."""
+    return " ".join(part.strip() for part in str(text).splitlines() if part.strip())
+
+
+def usage_error_line(exc: Any, argv: list[str]) -> str:
+    """click's multi-line usage block as `privlink: error: <command>: <message>; hint: ...`."""
+    ctx = getattr(exc, "ctx", None)
+    if ctx is None:  # errors from click's option parser carry no context
+        names = command_words(argv)
+    else:
+        names = []
+        while ctx.parent is not None:  # the root's own name is how python was started
+            names.insert(0, ctx.info_name or "")
+            ctx = ctx.parent
+    command = " ".join(["privlink", *names])
+    if type(exc).__name__ == "NoArgsIsHelpError":  # the help is already printed (on stdout)
+        where = f"{' '.join(names)}: " if names else ""
+        return f"privlink: error: {where}needs a command; hint: pick one of the commands above"
+    message = exc.format_message().replace("Value error, ", "").rstrip(".")
+    where = f"{' '.join(names)}: " if names else ""
+    return one_line(f"privlink: error: {where}{message}; hint: see {command} --help")
+
+
+def command_words(argv: list[str]) -> list[str]:
+    """The (sub)command names in `argv`, e.g. ['sandbox', 'inject'] (click's errors do not always say)."""
+    group: Any = typer.main.get_command(app)
+    words: list[str] = []
+    tokens = iter(argv)
+    for token in tokens:
+        commands = getattr(group, "commands", None)
+        if not commands:
+            break
+        if token.startswith("-"):
+            option = next((p for p in group.params if token in getattr(p, "opts", ())), None)
+            if option is not None and not getattr(option, "is_flag", False):
+                next(tokens, None)  # its value, e.g. `--spec PATH`
+            continue
+        if token not in commands:
+            break
+        words.append(token)
+        group = commands[token]
+    return words
 
 
 def report_error(exc: PrivlinkError, debug: bool) -> None:
@@ -151,6 +214,5 @@ def report_error(exc: PrivlinkError, debug: bool) -> None:
         import traceback
 
         traceback.print_exception(exc, file=sys.stderr)
-    stderr(f"privlink: error: {exc.one_line()}")
-    if exc.hint:
-        stderr(f"  hint: {exc.hint}")
+    hint = f"; hint: {exc.hint}" if exc.hint else ""
+    stderr(one_line(f"privlink: error: {exc.one_line()}{hint}"))

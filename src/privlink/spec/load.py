@@ -24,8 +24,14 @@ def load_spec(path: Path) -> Spec:
         )
     try:
         text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SpecError(str(path), f"cannot read: {exc}", "check the file's permissions") from exc
+    except UnicodeDecodeError as exc:
+        raise SpecError(
+            str(path), f"is not UTF-8 text (byte {exc.start})", "save the file as UTF-8"
+        ) from None
+    except OSError as exc:
+        raise SpecError(
+            str(path), f"cannot read: {exc.strerror or exc}", "check the file's permissions"
+        ) from None
     return parse_spec(text, source=str(path))
 
 
@@ -77,13 +83,25 @@ def spec_error_from(exc: ValidationError, data: Any, source: str) -> SpecError:
         return SpecError(f"{source}: {field}", msg, "use one of the values listed")
     hint = {
         "string_pattern_mismatch": "use lowercase letters, digits and hyphens, starting with a letter",
+        "string_type": "use text (quote a value YAML reads as a number, boolean or date)",
         "int_parsing": "use a whole number",
+        "int_type": "use a whole number",
+        "int_from_float": "use a whole number",
+        "float_parsing": "use a number",
+        "float_type": "use a number",
         "bool_parsing": "use true or false",
+        "bool_type": "use true or false",
         "list_type": "use a YAML list",
         "model_type": "use a mapping of keys",
         "model_attributes_type": "use a mapping of keys",
         "dict_type": "use a mapping of keys",
-    }.get(kind)
+        "greater_than": "use a larger value",
+        "greater_than_equal": "use a larger value",
+        "less_than": "use a smaller value",
+        "less_than_equal": "use a smaller value",
+        "too_short": "add entries",
+        "too_long": "remove entries",
+    }.get(kind, "compare it with the annotated example `privlink init` writes")
     if field == "":
         field = "(top level)"
     return SpecError(f"{source}: {field}", msg, hint)

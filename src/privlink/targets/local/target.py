@@ -14,15 +14,28 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict
+
 from privlink.certs import ensure_certificates
 from privlink.deploy import bind_parameters
 from privlink.errors import BadInput, DeployFailed, StateError
 from privlink.spec.models import Spec
+from privlink.statefile import check_state_dir, corrupt, read_state_json
 from privlink.targets.base import ActionResult, Connection, PlannedChange, Progress, Target, no_progress
 from privlink.templates import naming
 from privlink.templates.stacks import RenderedStack, delete_batches, deploy_batches
 
 STEP_IMPORT = "import-certificates"
+
+
+class LocalMeta(BaseModel):
+    """The shape of `local.json` (checked when read; the target keeps working on the dict)."""
+
+    model_config = ConfigDict(extra="allow", strict=True)
+
+    loopback_block: str | None = None
+    faults: list[str] = []
+    steps: dict[str, dict[str, str]] = {}
 
 
 class LocalTarget(Target):
@@ -33,6 +46,7 @@ class LocalTarget(Target):
     def __init__(self, spec: Spec, state_dir: Path, clock: Callable[[], float] = time.monotonic) -> None:
         super().__init__(spec, state_dir)
         self.clock = clock
+        check_state_dir(state_dir)
 
     # -- paths and state --------------------------------------------------------------------------
     @property
@@ -67,16 +81,14 @@ class LocalTarget(Target):
         world.save(self.world_path)
 
     def meta(self) -> dict[str, Any]:
-        if not self.meta_path.exists():
+        fix = "delete it and run `privlink up` (it is rebuilt; injected faults are forgotten)"
+        data = read_state_json(self.meta_path, fix)
+        if data is None:
             return {}
         try:
-            data = json.loads(self.meta_path.read_text(encoding="utf-8"))
+            LocalMeta.model_validate(data)
         except ValueError as exc:
-            raise StateError(
-                str(self.meta_path), "is corrupt", "run `privlink down` to reset the sandbox"
-            ) from exc
-        if not isinstance(data, dict):
-            raise StateError(str(self.meta_path), "is corrupt", "run `privlink down` to reset the sandbox")
+            raise corrupt(self.meta_path, exc, fix) from None
         return data
 
     def save_meta(self, data: dict[str, Any]) -> None:
@@ -160,8 +172,14 @@ class LocalTarget(Target):
         from privlink.targets.local.engine.engine import Engine
 
         stacks = self.stacks()  # bad input is found before anything is created
+        world = self.load_world()  # and a corrupt state before anything changes
+        self.meta()
+        self.runtime()
+        if self.spec.producer.endpoint_service.auto_approval.registry:
+            from privlink.approval.registry import LocalRegistry
+
+            LocalRegistry(self.state_dir).list()
         self.state_dir.mkdir(parents=True, exist_ok=True)
-        world = self.load_world()
         self._prepare_accounts(world)
         self._run_auto_approval(world)
         engine = Engine(world)
@@ -502,11 +520,12 @@ class LocalTarget(Target):
         """Break one thing on purpose; the world before the first fault is kept for `clear`."""
         from privlink.targets.local import faults
 
-        if not self.world_path.exists() or self.runtime() is None:
-            raise StateError("sandbox", "the sandbox is not running", "run `privlink up` first")
+        deployed = self.world_path.exists()
         world = self.load_world()
-        chosen = faults.inject(world, self.spec, name)  # raises BadInput before anything changes
         meta = self.meta()
+        if not deployed or self.runtime() is None:
+            raise StateError("sandbox", "the sandbox is not running", "run `privlink up` first")
+        chosen = faults.inject(world, self.spec, name)  # raises BadInput before anything changes
         if not self.before_faults_path.exists():
             self.load_world().save(self.before_faults_path)
         meta["faults"] = [*meta.get("faults", []), name]
@@ -517,12 +536,18 @@ class LocalTarget(Target):
 
     def clear_faults(self) -> dict[str, Any]:
         """Undo every injected fault: the world as it was before the first one."""
+        from privlink.targets.local.world import World
+
         meta = self.meta()
+        before = self.before_faults_path.exists()
+        if before:
+            World.load(self.before_faults_path)  # a corrupt copy must not replace the world
+        running = self.runtime() is not None
         cleared = meta.pop("faults", [])
-        if self.before_faults_path.exists():
+        if before:
             os.replace(self.before_faults_path, self.world_path)
         self.save_meta(meta)
-        if self.runtime() is not None:
+        if running:
             self.apply_dataplane(self.load_world())
         return {"cleared": cleared}
 
@@ -531,10 +556,11 @@ class LocalTarget(Target):
         from privlink.targets.local.dataplane import control
         from privlink.targets.local.engine.engine import Engine
 
+        deployed = self.world_path.exists()
+        world = self.load_world()  # a corrupt world stops `down` before it stops anything
         if control.stop(self.runtime_path):
             progress("stopped the data plane")
-        if self.world_path.exists():
-            world = self.load_world()
+        if deployed:
             engine = Engine(world)
             try:
                 stacks = self.stacks()

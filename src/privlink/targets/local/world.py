@@ -17,7 +17,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field, PrivateAttr
 
-from privlink.errors import StateError
+from privlink.statefile import corrupt, read_state_text
 from privlink.targets.local.engine import ids as idfmt
 
 WORLD_VERSION = 1
@@ -253,17 +253,15 @@ class World(BaseModel):
     @classmethod
     def load(cls, path: Path, clock: Callable[[], datetime] | None = None) -> World:
         """The world saved at `path`, or a new empty one when there is none."""
-        if not path.exists():
+        fix = "delete it, then `privlink down` and `privlink up` for a fresh sandbox"
+        text = read_state_text(path, fix)
+        if text is None:
             world = cls()
         else:
             try:
-                world = cls.model_validate_json(path.read_text())
+                world = cls.model_validate_json(text)
             except ValueError as exc:
-                raise StateError(
-                    str(path),
-                    f"the sandbox state is corrupt ({str(exc).splitlines()[0]})",
-                    "run `privlink down` or delete the file to start a fresh sandbox",
-                ) from exc
+                raise corrupt(path, exc, fix) from None
         if clock is not None:
             world.set_clock(clock)
         return world

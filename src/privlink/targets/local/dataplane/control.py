@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import signal
 import subprocess
@@ -14,17 +13,28 @@ from pathlib import Path
 from typing import Any
 
 from privlink.errors import DeployFailed, StateError
+from privlink.statefile import read_state_json
 
 MODULE = "privlink.targets.local.dataplane"
 _SRC = Path(__file__).resolve().parents[4]  # the directory holding the `privlink` package
 
 
+RUNTIME_FIX = "delete it, stop any data plane of this sandbox still running, then `privlink up`"
+
+
 def read_runtime(runtime_path: str | os.PathLike[str]) -> dict[str, Any] | None:
-    """The runtime file's content, or None when there is none (or it is being replaced)."""
-    try:
-        return json.loads(Path(runtime_path).read_text(encoding="utf-8"))
-    except (FileNotFoundError, json.JSONDecodeError):
+    """The runtime file's content, or None when there is none.
+
+    The data plane replaces the file atomically, so a file that is not a JSON mapping with an
+    integer `pid` is corrupt: a `StateError` naming it.
+    """
+    path = Path(runtime_path)
+    data = read_state_json(path, RUNTIME_FIX)
+    if data is None:
         return None
+    if not isinstance(data, dict) or type(data.get("pid")) is not int:
+        raise StateError(str(path), "is corrupt (not a mapping with an integer pid)", RUNTIME_FIX)
+    return data
 
 
 def _alive(pid: int) -> bool:
