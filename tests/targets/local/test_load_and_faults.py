@@ -11,6 +11,7 @@ import resource
 import time
 
 import pytest
+from test_data_plane_semantics import spec_with, stop_instance_in_first_az, target_health
 from test_local_target import resolve
 
 from privlink.spec import parse_spec
@@ -111,3 +112,109 @@ def test_a_thousand_concurrent_connections_all_answered_then_all_closed(local_ta
         assert time.monotonic() < deadline, f"{open_fds(pid) - baseline} sockets still open in the data plane"
         time.sleep(0.05)
 
+
+# -- 2. a target killed mid-load ------------------------------------------------------------------
+
+KEEP_ALIVE = 16
+FAST_HEALTH = {"interval": 5, "timeout": 2, "healthy_threshold": 2, "unhealthy_threshold": 2}
+TIME_SCALE = 0.05  # interval 5 s -> 0.25 s: the health window is 0.25 s x 2
+CLOSE_REQUEST = b"GET / HTTP/1.1\r\nHost: hello.internal.company:8080\r\nConnection: close\r\n\r\n"
+FAILURES = (OSError, asyncio.IncompleteReadError, asyncio.TimeoutError)
+
+
+class Held:
+    """A keep-alive connection and the target that answers on it."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, az: str):
+        self.reader, self.writer, self.az = reader, writer, az
+        self.answers_after_kill = 0
+        self.failure: BaseException | None = None
+
+    async def ask(self) -> dict:
+        self.writer.write(REQUEST)
+        await self.writer.drain()
+        status, body = await asyncio.wait_for(read_response(self.reader), 2)
+        assert status == 200
+        return body
+
+
+@pytest.mark.timeout(60)
+def test_a_target_killed_mid_load_loses_only_its_connections(local_target, monkeypatch):
+    monkeypatch.setenv("PRIVLINK_SANDBOX_TIME_SCALE", str(TIME_SCALE))
+    target = local_target(spec_with(cross_zone=True, health_check=FAST_HEALTH))
+    addresses = resolve(target.up()["dns"], "hello.internal.company")
+    killed = asyncio.Event()
+    new_flows: list[tuple[float, bool, str]] = []  # (started, answered, az or error)
+
+    async def keep_asking(held: Held, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                body = await held.ask()
+            except FAILURES as exc:
+                held.failure = exc
+                return
+            assert body["az"] == held.az  # a flow stays with its target
+            held.answers_after_kill += killed.is_set()
+            await asyncio.sleep(0.01)
+
+    async def keep_connecting(stop: asyncio.Event) -> None:
+        i = 0
+        while not stop.is_set():
+            started = time.monotonic()
+            try:
+                reader, writer = await asyncio.open_connection(addresses[i % len(addresses)], 8080)
+                try:
+                    writer.write(CLOSE_REQUEST)
+                    status, body = await asyncio.wait_for(read_response(reader), 2)
+                finally:
+                    writer.close()
+                new_flows.append((started, status == 200, body["az"]))
+            except FAILURES as exc:
+                new_flows.append((started, False, repr(exc)))
+            i += 1
+            await asyncio.sleep(0.005)
+
+    async def scenario() -> tuple[list[Held], str, float, float]:
+        held = []
+        for i in range(KEEP_ALIVE):  # spread over both ENIs; cross-zone round robin spreads the targets
+            reader, writer = await asyncio.open_connection(addresses[i % len(addresses)], 8080)
+            h = Held(reader, writer, "")
+            h.az = (await h.ask())["az"]
+            held.append(h)
+        stop = asyncio.Event()
+        load = [asyncio.create_task(keep_asking(h, stop)) for h in held]
+        load.append(asyncio.create_task(keep_connecting(stop)))
+        try:
+            await asyncio.sleep(0.3)  # load before the kill
+            kill_started = time.monotonic()
+            killed.set()
+            down_az = await asyncio.to_thread(stop_instance_in_first_az, target)
+            deadline = time.monotonic() + 5  # bounded: the window is 0.5 s
+            while "unhealthy" not in (await asyncio.to_thread(target_health, target)).values():
+                assert time.monotonic() < deadline, "the killed target never left rotation"
+                await asyncio.sleep(0.02)
+            unhealthy_at = time.monotonic()
+            await asyncio.sleep(0.5)  # load after the target left rotation
+        finally:
+            stop.set()
+            await asyncio.gather(*load, return_exceptions=True)
+            for h in held:
+                h.writer.close()
+        for task in load:
+            task.result()  # an assertion inside the load fails the test
+        return held, down_az, kill_started, unhealthy_at
+
+    held, down_az, kill_started, unhealthy_at = asyncio.run(asyncio.wait_for(scenario(), timeout=30))
+    on_dead = [h for h in held if h.az == down_az]
+    on_live = [h for h in held if h.az != down_az]
+    assert on_dead and on_live, "the keep-alive connections did not spread over both targets"
+    assert all(h.failure is not None for h in on_dead), "a connection held by the dead target survived"
+    assert [h.failure for h in on_live] == [None] * len(on_live)
+    assert all(h.answers_after_kill > 0 for h in on_live)
+    # new connections fail only between the kill and the health check noticing it
+    assert all(ok for started, ok, _ in new_flows if started < kill_started)
+    failed = [(started - kill_started, why) for started, ok, why in new_flows if not ok]
+    assert all(0 <= after <= unhealthy_at - kill_started for after, _ in failed), failed
+    later = [(ok, az) for started, ok, az in new_flows if started >= unhealthy_at]
+    assert len(later) >= 5
+    assert all(ok and az != down_az for ok, az in later), later

@@ -502,7 +502,9 @@ class DataPlane:
                 if t.kind == "demo" and t.running:
                     wanted_demo[(lb.id, t.id, t.address, t.az_name, lb.proxy_protocol)] = (lb, t)
         for key in [k for k in self.demo if k not in wanted_demo]:
-            self.demo.pop(key)[0].close()
+            server, address = self.demo.pop(key)
+            server.close()
+            self._drop_connections_to(address)
         for key, (lb, t) in wanted_demo.items():
             if key in self.demo:
                 continue
@@ -609,6 +611,12 @@ class DataPlane:
                 self.bind_errors[f"eni {eni.eni_id}"] = f"cannot bind {eni.bind_ip}:{ep.port}: {exc.strerror}"
                 continue
             self.enis[key] = (server, ep.endpoint_id, eni.eni_id)
+
+    def _drop_connections_to(self, address: tuple[str, int]) -> None:
+        """A stopped instance takes its connections with it, as a dying process does."""
+        for transport in list(self.conns):
+            if tuple(transport.get_extra_info("sockname") or ())[:2] == address:
+                transport.abort()
 
     def _idle(self, lb_id: str) -> float:
         rt = self.lbs.get(lb_id)
