@@ -7,17 +7,29 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import resource
+import signal
 import time
+from collections import Counter
+from pathlib import Path
 
 import pytest
 from test_data_plane_semantics import spec_with, stop_instance_in_first_az, target_health
 from test_local_target import resolve
 
-from privlink.spec import parse_spec
+from privlink.spec import load_spec, parse_spec
 from privlink.spec.demo import demo_spec_text
 from privlink.targets.local.target import LocalTarget
-from sandbox_leaks import kill_dataplanes, open_fds, soft_nofile_limit
+from privlink_testing import run_privlink
+from sandbox_leaks import (
+    bound_in,
+    dataplane_pids,
+    kill_dataplanes,
+    open_fds,
+    soft_nofile_limit,
+    wait_until_dead,
+)
 
 CONNECTIONS = 1000
 REQUEST = b"GET / HTTP/1.1\r\nHost: hello.internal.company:8080\r\n\r\n"
@@ -218,3 +230,100 @@ def test_a_target_killed_mid_load_loses_only_its_connections(local_target, monke
     later = [(ok, az) for started, ok, az in new_flows if started >= unhealthy_at]
     assert len(later) >= 5
     assert all(ok and az != down_az for ok, az in later), later
+
+
+# -- CLI runs in a temp dir -----------------------------------------------------------------------
+
+INTERRUPTED = "privlink: interrupted; run the same command again to continue"
+
+
+@pytest.fixture
+def workdir(tmp_path):
+    """A dir with the demo privlink.yaml; `down` and no data plane left afterwards, even on failure."""
+    (tmp_path / "privlink.yaml").write_text(demo_spec_text(), encoding="utf-8")
+    yield tmp_path
+    try:
+        if (tmp_path / ".privlink").exists():
+            run_privlink("down", "--yes", cwd=tmp_path)
+    finally:
+        assert not kill_dataplanes(tmp_path / ".privlink"), "a data plane outlived `down`"
+
+
+def privlink(workdir: Path, *args: str, rc: int = 0, env: dict | None = None):
+    done = run_privlink(*args, cwd=workdir, env=env)
+    assert done.returncode == rc, f"privlink {' '.join(args)}: exit {done.returncode}\n{done.stderr}"
+    assert "Traceback" not in done.stderr, done.stderr
+    return done
+
+
+def runtime_of(workdir: Path) -> dict:
+    return json.loads((workdir / ".privlink" / "dataplane-runtime.json").read_text())
+
+
+def assert_converged(workdir: Path) -> None:
+    """Everything `up` makes, once: every stack complete, no stray resource, one data plane serving."""
+    status = LocalTarget(load_spec(workdir / "privlink.yaml"), workdir / ".privlink").status()
+    assert {s["name"]: s["status"] for s in status["stacks"]} == {
+        "privlink-hello-producer": "CREATE_COMPLETE",
+        "privlink-hello-consumer-dev": "CREATE_COMPLETE",
+        "privlink-hello-vpn-dev": "CREATE_COMPLETE",
+    }
+    assert [c["endpoint_state"] for c in status["consumers"]] == ["available"]
+    assert dataplane_pids(workdir / ".privlink") == [status["dataplane"]["pid"]]
+    world = json.loads((workdir / ".privlink" / "sandbox.json").read_text())
+    stacks = {s["name"]: s for s in world["stacks"].values()}
+    resources = list(world["resources"].values())
+    assert not [r["id"] for r in resources if r["stack"] not in stacks], "resources of no stack"
+    owners = Counter((r["stack"], r["logical_id"], r["type"]) for r in resources)
+    assert not [k for k, n in owners.items() if n > 1], "duplicate resources"
+    ids = {r["id"] for r in resources}
+    assert all(r["physical_id"] in ids for s in stacks.values() for r in s["resources"].values())
+    assert len(world["endpoint_services"]) == 1
+    assert [e["state"] for e in world["endpoints"].values()] == ["available"]
+    assert sorted(c["domain"] for c in world["certificates"].values()) == ["client", "server"]
+    privlink(workdir, "test")
+
+
+def assert_nothing_left(workdir: Path, block: str | None, dns: str | None) -> None:
+    """After `down`: no process, no socket in the sandbox's loopback block or at its DNS address, no state."""
+    assert dataplane_pids(workdir / ".privlink") == []
+    extra = set()
+    if dns:
+        host, port = dns.split(":")
+        extra.add((host, int(port)))
+    assert bound_in(block, extra) == []
+    assert sorted(p.name for p in workdir.iterdir()) == ["privlink.yaml"]
+
+
+def sandbox_addresses(workdir: Path) -> tuple[str | None, str | None]:
+    """(the loopback block, the DNS address) the sandbox in `workdir` uses, as far as it got."""
+    state = workdir / ".privlink"
+    block = (
+        json.loads((state / "local.json").read_text()).get("loopback_block")
+        if (state / "local.json").exists()
+        else None
+    )
+    runtime = state / "dataplane-runtime.json"
+    dns = json.loads(runtime.read_text()).get("dns") if runtime.exists() else None
+    return block, dns
+
+
+# -- 3. the data plane process killed -------------------------------------------------------------
+
+
+@pytest.mark.timeout(60)
+def test_killed_data_plane_status_says_so_and_up_restores_it(workdir):
+    privlink(workdir, "up")
+    pid = runtime_of(workdir)["pid"]
+    os.kill(pid, signal.SIGKILL)
+    wait_until_dead(pid)
+    status = privlink(workdir, "status")  # the contract: status exits 0 and reports
+    assert "data plane: not running; run `privlink up` to start it" in status.stdout.splitlines()
+    failed = privlink(workdir, "test", rc=1)
+    assert failed.stderr.splitlines()[0] == "privlink: error: sandbox: the data plane is not running"
+    restored = privlink(workdir, "up")
+    assert "starting the data plane" in restored.stderr
+    new_pid = runtime_of(workdir)["pid"]
+    assert new_pid != pid
+    assert f"data plane: running (pid {new_pid})" in privlink(workdir, "status").stdout.splitlines()
+    assert_converged(workdir)

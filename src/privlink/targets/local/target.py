@@ -16,7 +16,7 @@ from typing import Any
 
 from privlink.certs import ensure_certificates
 from privlink.deploy import bind_parameters
-from privlink.errors import BadInput, DeployFailed, StateError
+from privlink.errors import BadInput, DeployFailed, PrivlinkError, StateError
 from privlink.spec.models import Spec
 from privlink.targets.base import ActionResult, Connection, PlannedChange, Progress, Target, no_progress
 from privlink.templates import naming
@@ -489,7 +489,8 @@ class LocalTarget(Target):
         name = probe_name(self.spec, consumer, self.status)
         runtime = self.runtime()
         if runtime is None:
-            raise StateError("sandbox", "the data plane is not running", "run `privlink up`")
+            # a failed test (exit 1), not bad input: the deployed path does not answer
+            raise PrivlinkError("sandbox", "the data plane is not running", "run `privlink up` to restart it")
         resolver = runtime.get("dns_views", {}).get(consumer) or runtime["dns"]  # its VPC's view
         return resolver, name, self.spec.producer.service.port
 
