@@ -327,3 +327,47 @@ def test_killed_data_plane_status_says_so_and_up_restores_it(workdir):
     assert new_pid != pid
     assert f"data plane: running (pid {new_pid})" in privlink(workdir, "status").stdout.splitlines()
     assert_converged(workdir)
+
+
+# -- 4 and 5. `up` interrupted at each step -------------------------------------------------------
+
+# step -> the last progress line before it
+STEPS = {
+    # mid-stack: the VPC, subnets and NLB exist, the endpoint service not yet
+    "privlink-hello-producer/LoadBalancer": "privlink-hello-producer: deploying",
+    "deployed:privlink-hello-producer": "privlink-hello-producer: deploying",
+    "deployed:privlink-hello-consumer-dev": "accepting vpce-",  # the endpoint created and accepted
+    "import-certificates:dev": "accepting vpce-",
+    "privlink-hello-vpn-dev/ClientVpnEndpoint": "privlink-hello-vpn-dev: deploying",
+    "dataplane-starting": "starting the data plane",  # the process spawned, not serving yet
+}
+
+
+def interrupted_up(workdir: Path, step: str) -> None:
+    done = privlink(workdir, "up", rc=130, env={"PRIVLINK_TEST_INTERRUPT_AT": step})
+    *progress, last = done.stderr.splitlines()
+    assert last == INTERRUPTED
+    assert progress[-1].startswith(STEPS[step])  # it stopped at that step, not before or after
+    assert done.stdout == ""
+    assert dataplane_pids(workdir / ".privlink") == []  # none of these steps leaves a data plane running
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("step", STEPS)
+def test_up_interrupted_then_up_converges_and_down_removes_everything(workdir, step):
+    interrupted_up(workdir, step)
+    again = privlink(workdir, "up")
+    assert "up: done" in again.stderr
+    assert_converged(workdir)
+    block, dns = sandbox_addresses(workdir)
+    privlink(workdir, "down", "--yes")
+    assert_nothing_left(workdir, block, dns)
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("step", STEPS)
+def test_down_after_an_interrupted_up_removes_everything(workdir, step):
+    interrupted_up(workdir, step)
+    block, dns = sandbox_addresses(workdir)
+    privlink(workdir, "down", "--yes")
+    assert_nothing_left(workdir, block, dns)
