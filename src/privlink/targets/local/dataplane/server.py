@@ -44,6 +44,9 @@ log = logging.getLogger("privlink.dataplane")
 
 WRITE_HIGH = 1 << 20  # per-transport write buffer before the other side stops reading
 WRITE_LOW = 256 << 10
+# asyncio's default of 100 drops SYNs in a burst of new connections (the client retries after 1 s);
+# an NLB takes the burst. The kernel caps this at net.core.somaxconn.
+LISTEN_BACKLOG = 4096
 LINGER_RESET = struct.pack("ii", 1, 0)
 SHARED_DNS_IP = "127.0.0.1"  # the DNS server `status` shows, answering every name (for `dig` by hand)
 
@@ -511,7 +514,10 @@ class DataPlane:
             host, port = split_hostport(t.address)
             try:
                 server = await self.loop.create_server(
-                    lambda t=t, pp=lb.proxy_protocol: DemoHttp(self, t, pp), host, port
+                    lambda t=t, pp=lb.proxy_protocol: DemoHttp(self, t, pp),
+                    host,
+                    port,
+                    backlog=LISTEN_BACKLOG,
                 )
             except OSError as exc:
                 self.bind_errors[f"target {t.id}"] = f"cannot bind {t.address}: {exc.strerror}"
@@ -574,6 +580,7 @@ class DataPlane:
                     lambda lb_id=lb.id, n=n: Downstream(self, self._node_router(lb_id, n), self._idle(lb_id)),
                     n.bind_ip,
                     n.port,
+                    backlog=LISTEN_BACKLOG,
                 )
             except OSError as exc:
                 where = f"node {lb.id}/{n.az_id}"
@@ -606,6 +613,7 @@ class DataPlane:
                     ),
                     eni.bind_ip,
                     ep.port,
+                    backlog=LISTEN_BACKLOG,
                 )
             except OSError as exc:
                 self.bind_errors[f"eni {eni.eni_id}"] = f"cannot bind {eni.bind_ip}:{ep.port}: {exc.strerror}"
