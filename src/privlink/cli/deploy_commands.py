@@ -92,6 +92,12 @@ def _print_status(report: dict[str, Any], output: OutputFormat) -> None:
     for key in ("service_name", "service_id", "dns"):
         if report.get(key):
             console.print(f"{key.replace('_', ' ')}: {report[key]}")
+    dataplane = report.get("dataplane")  # the local target's data-plane process
+    if dataplane:
+        if dataplane.get("running"):
+            console.print(f"data plane: running (pid {dataplane.get('pid')})")
+        else:
+            console.print(f"data plane: not running; {dataplane.get('hint', 'run `privlink up`')}")
     consumers = report.get("consumers", [])
     if consumers:
         rows = [

@@ -18,6 +18,8 @@ import typer
 
 from privlink.errors import EXIT_BAD_INPUT, BadInput, PrivlinkError
 
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
+
 app = typer.Typer(
     name="privlink",
     help="Publish a private service over AWS PrivateLink, across accounts and regions, "
@@ -128,6 +130,8 @@ def run(argv: list[str] | None = None) -> None:
     debug = "--debug" in (argv if argv is not None else sys.argv)
     try:
         rc = app(args=argv, standalone_mode=False)
+        if rc == EXIT_INTERRUPTED:  # typer turns Ctrl-C (KeyboardInterrupt) into this exit code
+            raise KeyboardInterrupt
         if isinstance(rc, int) and rc:  # `typer.Exit(n)` is returned, not raised, outside standalone mode
             sys.exit(rc)
     except PrivlinkError as exc:
@@ -135,7 +139,7 @@ def run(argv: list[str] | None = None) -> None:
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         stderr("privlink: interrupted; run the same command again to continue")
-        sys.exit(130)
+        sys.exit(EXIT_INTERRUPTED)
     except SystemExit:
         raise
     except Exception as exc:  # click's own usage errors and anything unexpected

@@ -102,7 +102,8 @@ class RawCapture:
             conn.settimeout(2)
             data = b""
             try:
-                while b"\r\n\r\n" not in data and len(data) < 4096:
+                # the PPv2 signature itself starts with CRLF CRLF: read up to the end of the request head
+                while not (b"GET " in data and data.endswith(b"\r\n\r\n")) and len(data) < 4096:
                     chunk = conn.recv(4096)
                     if not chunk:
                         break

@@ -18,10 +18,11 @@ from pydantic import BaseModel, ConfigDict
 
 from privlink.certs import ensure_certificates
 from privlink.deploy import bind_parameters
-from privlink.errors import BadInput, DeployFailed, StateError
+from privlink.errors import BadInput, DeployFailed, PrivlinkError, StateError
 from privlink.spec.models import Spec
 from privlink.statefile import check_state_dir, corrupt, read_state_json
 from privlink.targets.base import ActionResult, Connection, PlannedChange, Progress, Target, no_progress
+from privlink.targets.local.interrupt import interrupt_point
 from privlink.templates import naming
 from privlink.templates.stacks import RenderedStack, delete_batches, deploy_batches
 
@@ -185,13 +186,15 @@ class LocalTarget(Target):
         engine = Engine(world)
         outputs: dict[str, dict[str, str]] = {}
         steps: dict[str, dict[str, str]] = self.meta().get("steps", {})
+        # The world is saved after each whole stack. On anything but a PrivlinkError (Ctrl-C mid-stack)
+        # that last save stands: no resource outlives its stack record, and the next `up` does the rest.
         try:
             for batch in deploy_batches(stacks):
                 for stack in batch:
                     if stack.name.part == "vpn":
-                        steps[f"{STEP_IMPORT}:{stack.name.consumer}"] = self._import_certificates(
-                            world, stack, steps.get(f"{STEP_IMPORT}:{stack.name.consumer}")
-                        )
+                        step = f"{STEP_IMPORT}:{stack.name.consumer}"
+                        steps[step] = self._import_certificates(world, stack, steps.get(step))
+                        interrupt_point(step)
                     params = bind_parameters(stack, outputs, steps, lambda label: world.account(label).id)
                     progress(f"{stack.stack_name}: deploying ({stack.account}, {stack.region})")
                     outputs[stack.stack_name] = engine.deploy(stack, params)
@@ -200,9 +203,12 @@ class LocalTarget(Target):
                         self._verify_private_dns(world, outputs, progress)
                     if stack.name.part == "consumer":
                         self._accept_declared(world, outputs, progress)
+                    interrupt_point(f"deployed:{stack.stack_name}")
                     self.save_world(world)
+        except PrivlinkError:
+            self.save_world(world)  # the engine rolled the failed stack back: the world is consistent
+            raise
         finally:
-            self.save_world(world)
             self.save_meta({**self.meta(), "steps": steps})
         self._remove_orphans(world, engine, {s.stack_name for s in stacks}, progress)
         self._verify_private_dns(world, outputs, progress)
@@ -507,7 +513,8 @@ class LocalTarget(Target):
         name = probe_name(self.spec, consumer, self.status)
         runtime = self.runtime()
         if runtime is None:
-            raise StateError("sandbox", "the data plane is not running", "run `privlink up`")
+            # a failed test (exit 1), not bad input: the deployed path does not answer
+            raise PrivlinkError("sandbox", "the data plane is not running", "run `privlink up` to restart it")
         resolver = runtime.get("dns_views", {}).get(consumer) or runtime["dns"]  # its VPC's view
         return resolver, name, self.spec.producer.service.port
 

@@ -10,6 +10,27 @@ from pathlib import Path
 
 from privlink.errors import PrivlinkError
 
+MAX_OPEN_FILES = 1 << 20
+
+
+def raise_open_file_limit() -> int:
+    """Lift the soft open-file limit to the hard one: each flow holds three sockets here (client side,
+    target side, and the demo app's side), so a common soft default of 1024 caps the sandbox at ~300
+    concurrent connections. Returns the soft limit now in force."""
+    try:
+        import resource
+    except ImportError:  # not on this platform
+        return -1
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = MAX_OPEN_FILES if hard == resource.RLIM_INFINITY else hard
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+        except (ValueError, OSError):  # e.g. macOS caps it below the hard limit: keep what we have
+            return soft
+        return wanted
+    return soft
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="privlink-dataplane", description="privlink's local data plane")
@@ -21,6 +42,8 @@ def main(argv: list[str] | None = None) -> int:
         level=args.log_level.upper(), stream=sys.stderr, format="%(asctime)s %(levelname)s %(message)s"
     )
     from privlink.targets.local.dataplane.server import serve
+
+    logging.getLogger("privlink.dataplane").info("open-file limit %s", raise_open_file_limit())
 
     try:
         import uvloop

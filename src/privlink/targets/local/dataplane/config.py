@@ -378,8 +378,12 @@ def write_json_atomic(path: str | os.PathLike[str], data: object) -> None:
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
     tmp = p.with_name(f".{p.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    os.replace(tmp, p)
+    try:
+        tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        os.replace(tmp, p)
+    except BaseException:  # e.g. Ctrl-C: no stray file that `down` would not know to remove
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def save_config(path: str | os.PathLike[str], config: DataPlaneConfig) -> None:

@@ -14,6 +14,7 @@ from typing import Any
 
 from privlink.errors import DeployFailed, StateError
 from privlink.statefile import read_state_json
+from privlink.targets.local.interrupt import interrupt_point
 
 MODULE = "privlink.targets.local.dataplane"
 _SRC = Path(__file__).resolve().parents[4]  # the directory holding the `privlink` package
@@ -122,10 +123,16 @@ def start(
         rt = read_runtime(runtime)
         return bool(rt and rt.get("pid") == proc.pid and rt.get("ready"))
 
-    if not _wait(lambda: ready() or proc.poll() is not None, timeout, sleep, clock) or not ready():
-        if proc.poll() is None:
+    started = False
+    try:
+        interrupt_point("dataplane-starting")
+        started = _wait(lambda: ready() or proc.poll() is not None, timeout, sleep, clock) and ready()
+    finally:
+        # not ready in time, or Ctrl-C while waiting: no process outlives a start that did not finish
+        if not started and proc.poll() is None:
             proc.kill()
             proc.wait()
+    if not started:
         raise DeployFailed("data plane", f"did not start: {_log_tail(log) or 'no output'}", f"see {log}")
     return proc.pid
 

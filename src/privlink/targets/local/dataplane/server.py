@@ -44,6 +44,9 @@ log = logging.getLogger("privlink.dataplane")
 
 WRITE_HIGH = 1 << 20  # per-transport write buffer before the other side stops reading
 WRITE_LOW = 256 << 10
+# asyncio's default of 100 drops SYNs in a burst of new connections (the client retries after 1 s);
+# an NLB takes the burst. The kernel caps this at net.core.somaxconn.
+LISTEN_BACKLOG = 4096
 LINGER_RESET = struct.pack("ii", 1, 0)
 SHARED_DNS_IP = "127.0.0.1"  # the DNS server `status` shows, answering every name (for `dig` by hand)
 
@@ -502,14 +505,19 @@ class DataPlane:
                 if t.kind == "demo" and t.running:
                     wanted_demo[(lb.id, t.id, t.address, t.az_name, lb.proxy_protocol)] = (lb, t)
         for key in [k for k in self.demo if k not in wanted_demo]:
-            self.demo.pop(key)[0].close()
+            server, address = self.demo.pop(key)
+            server.close()
+            self._drop_connections_to(address)
         for key, (lb, t) in wanted_demo.items():
             if key in self.demo:
                 continue
             host, port = split_hostport(t.address)
             try:
                 server = await self.loop.create_server(
-                    lambda t=t, pp=lb.proxy_protocol: DemoHttp(self, t, pp), host, port
+                    lambda t=t, pp=lb.proxy_protocol: DemoHttp(self, t, pp),
+                    host,
+                    port,
+                    backlog=LISTEN_BACKLOG,
                 )
             except OSError as exc:
                 self.bind_errors[f"target {t.id}"] = f"cannot bind {t.address}: {exc.strerror}"
@@ -572,6 +580,7 @@ class DataPlane:
                     lambda lb_id=lb.id, n=n: Downstream(self, self._node_router(lb_id, n), self._idle(lb_id)),
                     n.bind_ip,
                     n.port,
+                    backlog=LISTEN_BACKLOG,
                 )
             except OSError as exc:
                 where = f"node {lb.id}/{n.az_id}"
@@ -604,11 +613,18 @@ class DataPlane:
                     ),
                     eni.bind_ip,
                     ep.port,
+                    backlog=LISTEN_BACKLOG,
                 )
             except OSError as exc:
                 self.bind_errors[f"eni {eni.eni_id}"] = f"cannot bind {eni.bind_ip}:{ep.port}: {exc.strerror}"
                 continue
             self.enis[key] = (server, ep.endpoint_id, eni.eni_id)
+
+    def _drop_connections_to(self, address: tuple[str, int]) -> None:
+        """A stopped instance takes its connections with it, as a dying process does."""
+        for transport in list(self.conns):
+            if tuple(transport.get_extra_info("sockname") or ())[:2] == address:
+                transport.abort()
 
     def _idle(self, lb_id: str) -> float:
         rt = self.lbs.get(lb_id)

@@ -26,6 +26,7 @@ from privlink.targets.local.engine.intrinsics import (
     resolve_parameters,
     unsupported_functions,
 )
+from privlink.targets.local.interrupt import interrupt_point
 from privlink.targets.local.world import (
     Resource,
     SimulatedAwsError,
@@ -189,6 +190,7 @@ class Engine:
                 attributes=dict(res.attributes),
             )
             kept_order.append(lid)
+            interrupt_point(f"{name}/{lid}")
 
         try:
             ctx.where = "Outputs"
