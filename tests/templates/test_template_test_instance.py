@@ -53,6 +53,7 @@ def test_enabled_adds_the_instance_its_identity_and_the_ssm_endpoints(t):
 def test_instance_is_private_imdsv2_only_and_encrypted(t):
     instance = props(t, INSTANCE)
     assert instance["InstanceType"] == "t4g.nano"
+    assert instance["CreditSpecification"] == {"CPUCredits": "standard"}  # no surplus-credit charges
     assert instance["ImageId"] == {"Ref": naming.PARAM_TEST_INSTANCE_IMAGE_ID}
     assert instance["IamInstanceProfile"] == {"Ref": PROFILE}
     [nic] = instance["NetworkInterfaces"]

@@ -14,6 +14,7 @@ from __future__ import annotations
 from troposphere import Ref, Sub
 from troposphere.ec2 import (
     BlockDeviceMapping,
+    CreditSpecification,
     EbsBlockDevice,
     Instance,
     MetadataOptions,
@@ -142,6 +143,8 @@ def add_test_instance(
         INSTANCE,
         ImageId=Ref(image),
         InstanceType=settings.instance_type,
+        # Standard credits: an idle probe host never bursts, and can never run up surplus charges.
+        CreditSpecification=CreditSpecification(CPUCredits="standard"),
         IamInstanceProfile=Ref(profile),
         NetworkInterfaces=[
             NetworkInterfaceProperty(
