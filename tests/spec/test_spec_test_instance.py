@@ -80,3 +80,10 @@ def test_the_cli_reports_bad_input_in_one_line_with_exit_2(tmp_path):
     assert "Traceback" not in result.stderr
     first = result.stderr.splitlines()[0]
     assert "consumers[0].test_instance.instance_type" in first
+
+
+def test_the_demo_shows_the_key_commented_out_and_uncommenting_it_works():
+    text = demo_spec_text()
+    assert "    # test_instance: {enabled: true, instance_type: t4g.nano}" in text
+    spec = parse_spec(text.replace("    # test_instance:", "    test_instance:"))
+    assert spec.consumer("dev").test_instance.enabled
