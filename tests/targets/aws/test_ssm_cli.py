@@ -7,7 +7,7 @@ import datetime as dt
 import json
 
 import pytest
-from test_ssm_probe import COMMAND_ID, REGION, TEST_INSTANCE, VPC, Aws, healthy_report
+from ssm_fakes import COMMAND_ID, REGION, TEST_INSTANCE, VPC, Aws, healthy_report
 
 from privlink.cli import main
 from privlink.probe import ProbeReport, ProbeStep
@@ -31,12 +31,14 @@ class InjectedGateway(Gateway):
 
 
 @pytest.fixture
-def aws(stubbed):
-    return Aws(stubbed)
+def aws():
+    fake = Aws()
+    yield fake
+    fake.assert_done()
 
 
 @pytest.fixture
-def cli(tmp_path, monkeypatch, capsys, stubbed, aws, clock):
+def cli(tmp_path, monkeypatch, capsys, aws, clock):
     text = demo_spec_text().replace(
         "    vpn: {client_cidr: 172.16.0.0/22, split_tunnel: true}\n",
         "    vpn: {client_cidr: 172.16.0.0/22, split_tunnel: true}\n    test_instance: {enabled: true}\n",
@@ -44,7 +46,7 @@ def cli(tmp_path, monkeypatch, capsys, stubbed, aws, clock):
     assert "test_instance" in text
     (tmp_path / "privlink.yaml").write_text(text, encoding="utf-8")
     monkeypatch.chdir(tmp_path)
-    cfn, cfn_stub = stubbed("cloudformation", REGION, "dev")
+    cfn, cfn_stub = aws.client("cloudformation")
     made = {
         ("cloudformation", "dev", REGION): cfn,
         ("ssm", "dev", REGION): aws.ssm,
