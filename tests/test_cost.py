@@ -33,6 +33,8 @@ def test_price_table_is_dated_us_east_1_with_a_status_per_figure():
         "client_vpn_connection_hour",
         "inter_region_transfer_gb",
         "cross_region_provider_region_hour",
+        "ec2_instance_hour",
+        "ebs_gp3_gb_month",
     }
 
 
@@ -165,3 +167,47 @@ def test_cli_bad_numbers_are_exit_2(spec_dir):
         result = privlink("cost", *args, cwd=spec_dir)
         assert result.returncode == 2, args
         assert "Traceback" not in result.stderr
+
+
+VPN_LINE = "    vpn: {client_cidr: 172.16.0.0/22, split_tunnel: true}\n"
+
+
+def with_test_instance(settings: str):
+    return parse_spec(demo_spec_text().replace(VPN_LINE, VPN_LINE + f"    test_instance: {settings}\n"))
+
+
+def test_every_test_instance_type_has_a_price():
+    from privlink.spec.models import TEST_INSTANCE_TYPES
+
+    assert set(load_prices()["prices"]["ec2_instance_hour"]["by_type"]) == set(TEST_INSTANCE_TYPES)
+
+
+def test_test_instance_adds_the_instance_its_volume_and_three_endpoints(demo_spec):
+    base = estimate(demo_spec)
+    est = estimate(with_test_instance("{enabled: true}"))
+    lines = by_item(est)
+    instance = lines["Test instance (dev, t4g.nano)"]
+    assert (instance.quantity, instance.unit, instance.unit_price, instance.monthly) == (
+        730,
+        "instance-hour",
+        0.0042,
+        3.07,
+    )
+    assert instance.note.startswith("UNCONFIRMED")
+    volume = lines["Test instance root volume (dev)"]
+    assert (volume.quantity, volume.unit, volume.monthly) == (8, "GB-month", 0.64)
+    endpoints = lines["SSM interface endpoints (dev: ssm, ssmmessages, ec2messages)"]
+    assert (endpoints.quantity, endpoints.unit, endpoints.monthly) == (3 * 2 * 730, "AZ-hour", 43.80)
+    assert est.total == round(base.total + 3.07 + 0.64 + 43.80, 2)
+    assert any("test instances run all month" in a for a in est.assumptions)
+    assert not any("test instance" in a for a in base.assumptions)
+    assert not any(item.startswith(("Test instance", "SSM")) for item in by_item(base))
+
+
+def test_x86_test_instance_without_its_own_endpoints():
+    lines = by_item(
+        estimate(with_test_instance("{enabled: true, instance_type: t3.micro, ssm_endpoints: false}"))
+    )
+    assert lines["Test instance (dev, t3.micro)"].unit_price == 0.0104
+    assert lines["Test instance (dev, t3.micro)"].monthly == round(730 * 0.0104, 2)
+    assert not any(item.startswith("SSM interface endpoints") for item in lines)

@@ -148,12 +148,15 @@ def aws_modules() -> list[Path]:
     return files
 
 
+VPN_LINE = "    vpn: {client_cidr: 172.16.0.0/22, split_tunnel: true}\n"
+
+
 def specs_covering_everything():
     """Specs that switch on every optional group: cross-region, private DNS name, VPN, targets."""
     full = parse_spec(
-        demo_spec_text(cross_region=True).replace(
-            "private_dns_name: null", "private_dns_name: hello.example.com"
-        )
+        demo_spec_text(cross_region=True)
+        .replace("private_dns_name: null", "private_dns_name: hello.example.com")
+        .replace(VPN_LINE, VPN_LINE + "    test_instance: {enabled: true}\n")
     )
     instance_targets = parse_spec(
         demo_spec_text()
@@ -161,8 +164,7 @@ def specs_covering_everything():
         .replace("targets: []", "targets: [{instance: i-0123456789abcdef0}]")
     )
     fleet = parse_spec(
-        demo_spec_text()
-        + "consumers_from: {accounts: ['333333333333'], regions: [eu-central-1]}\n"
+        demo_spec_text() + "consumers_from: {accounts: ['333333333333'], regions: [eu-central-1]}\n"
     )
     approval = yaml.safe_load(demo_spec_text())
     approval["producer"]["endpoint_service"]["auto_approval"] = {"registry": True}
@@ -338,3 +340,61 @@ def test_cli_without_spec_is_exit_2(tmp_path):
     result = privlink("iam-policy", cwd=tmp_path)
     assert result.returncode == 2
     assert "privlink init" in result.stderr
+
+
+def with_test_instance(settings: str = "{enabled: true}"):
+    return parse_spec(demo_spec_text().replace(VPN_LINE, VPN_LINE + f"    test_instance: {settings}\n"))
+
+
+def statements(policy) -> dict:
+    return {s["Sid"]: s for s in policy["Statement"]}
+
+
+def test_test_instance_groups_only_when_a_consumer_enables_it(demo_spec):
+    assert not any(a.startswith(("iam:", "ssm:")) for a in actions_in(policy_for(demo_spec, "consumer")))
+    consumer = actions_in(policy_for(with_test_instance(), "consumer"))
+    assert {
+        "ec2:RunInstances",
+        "ssm:GetParameters",
+        "iam:CreateRole",
+        "iam:CreateInstanceProfile",
+        "iam:AddRoleToInstanceProfile",
+        "iam:AttachRolePolicy",
+        "iam:PassRole",
+        "route53:AssociateVPCWithHostedZone",
+        "ssm:SendCommand",
+        "ssm:GetCommandInvocation",
+        "ssm:DescribeInstanceInformation",
+    } <= consumer
+    producer = actions_in(policy_for(with_test_instance(), "producer"))
+    assert producer == actions_in(policy_for(demo_spec, "producer"))
+    without_endpoints = actions_in(
+        policy_for(with_test_instance("{enabled: true, ssm_endpoints: false}"), "consumer")
+    )
+    assert "ssm:SendCommand" in without_endpoints
+    assert "SsmEndpointsPrivateDns" not in statements(
+        policy_for(with_test_instance("{enabled: true, ssm_endpoints: false}"), "consumer")
+    )
+
+
+def test_test_instance_role_statements_are_narrow():
+    found = statements(policy_for(with_test_instance(), "consumer"))
+    attach = found["TestInstanceRoleSsmCore"]
+    assert attach["Action"] == ["iam:AttachRolePolicy", "iam:DetachRolePolicy"]
+    assert attach["Resource"] == "arn:aws:iam::*:role/privlink-*"
+    assert attach["Condition"] == {
+        "ArnEquals": {"iam:PolicyARN": "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"}
+    }
+    passing = found["TestInstancePassRole"]
+    assert passing["Action"] == ["iam:PassRole"]
+    assert passing["Condition"] == {"StringEquals": {"iam:PassedToService": "ec2.amazonaws.com"}}
+    role = found["TestInstanceRole"]
+    assert "iam:AttachRolePolicy" not in role["Action"] and "iam:PutRolePolicy" not in role["Action"]
+    assert role["Resource"] == [
+        "arn:aws:iam::*:role/privlink-*",
+        "arn:aws:iam::*:instance-profile/privlink-*",
+    ]
+    send = found["SsmProbe"]
+    assert send["Action"] == ["ssm:SendCommand"]
+    assert send["Resource"] == ["arn:aws:ssm:*::document/AWS-RunShellScript", "arn:aws:ec2:*:*:instance/*"]
+    assert not any(a.startswith("iam:") for a in found["SsmProbeRead"]["Action"])

@@ -7,14 +7,17 @@ the `prices` mapping passed in) and returns an `Estimate`; the CLI prints it.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from importlib import resources
 from typing import Any
 
 from privlink.errors import BadInput
-from privlink.spec.models import Spec
+from privlink.spec.models import Consumer, Spec
 
 UNCONFIRMED = "UNCONFIRMED"
+TEST_ROOT_VOLUME_GB = 8  # the Amazon Linux 2023 AMI's root volume; the template keeps its size
+AddLine = Callable[..., None]
 
 
 @dataclass(frozen=True)
@@ -194,6 +197,10 @@ def estimate(spec: Spec, usage: Usage | None = None, prices: dict[str, Any] | No
             f"{usage.vpn_users} user(s) x {usage.vpn_hours:g} h",
         )
 
+    for consumer in consumers:
+        if consumer.test_instance.enabled:
+            add_test_instance(consumer, hours, add, p)
+
     add(
         "privatelink_cross_az_gb",
         "Cross-AZ transfer through PrivateLink",
@@ -228,6 +235,12 @@ def estimate(spec: Spec, usage: Usage | None = None, prices: dict[str, Any] | No
         "the demo app's instances, CloudWatch Logs and Route 53 zones/queries are not included",
         f"all prices are {table['region']} rates whatever the spec's regions",
     ]
+    if any(c.test_instance.enabled for c in consumers):
+        assumptions.insert(
+            -1,
+            f"test instances run all month ({hours:g} h); Run Command and the few MB through their SSM "
+            "endpoints cost nothing worth a line",
+        )
     return Estimate(
         lines=lines,
         total=total,
@@ -237,6 +250,32 @@ def estimate(spec: Spec, usage: Usage | None = None, prices: dict[str, Any] | No
         check=table["check"],
         assumptions=assumptions,
     )
+
+
+def add_test_instance(consumer: Consumer, hours: float, add: AddLine, p: dict[str, Any]) -> None:
+    """The consumer's test instance, its root volume, and its three SSM interface endpoints."""
+    settings = consumer.test_instance
+    add(
+        "ec2_instance_hour",
+        f"Test instance ({consumer.name}, {settings.instance_type})",
+        hours,
+        f"1 instance x {hours:g} h, standard CPU credits; privlink test --via ssm",
+        unit_price=p["ec2_instance_hour"]["by_type"][settings.instance_type],
+    )
+    add(
+        "ebs_gp3_gb_month",
+        f"Test instance root volume ({consumer.name})",
+        TEST_ROOT_VOLUME_GB,
+        f"{TEST_ROOT_VOLUME_GB} GB gp3, the Amazon Linux 2023 image's size",
+    )
+    if settings.ssm_endpoints:
+        azs = consumer.vpc.az_count
+        add(
+            "endpoint_az_hour",
+            f"SSM interface endpoints ({consumer.name}: ssm, ssmmessages, ec2messages)",
+            3 * azs * hours,
+            f"3 endpoints x {azs} AZ x {hours:g} h",
+        )
 
 
 def format_text(est: Estimate) -> str:

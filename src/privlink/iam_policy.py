@@ -390,6 +390,84 @@ CONSUMER_REGISTRY = Group(
     ("arn:aws:dynamodb:*:*:table/privlink-*-consumers",),
 )
 
+TEST_INSTANCE = Group(
+    "TestInstance",
+    "the consumer's test instance (test_instance: {enabled: true}) that `test --via ssm` runs on",
+    (
+        "ec2:RunInstances",
+        "ec2:TerminateInstances",
+        "ec2:DescribeInstances",
+        "ec2:DescribeInstanceStatus",
+        "ec2:DescribeImages",
+        "ec2:DescribeInstanceTypes",
+    ),
+)
+
+TEST_INSTANCE_IMAGE = Group(
+    "TestInstanceImage",
+    "CloudFormation resolves the public Amazon Linux AMI parameter for the test instance",
+    ("ssm:GetParameters", "ssm:GetParameter"),
+    ("arn:aws:ssm:*::parameter/aws/service/*",),
+)
+
+TEST_INSTANCE_ROLE = Group(
+    "TestInstanceRole",
+    "the test instance's role and instance profile (CloudFormation names them privlink-...)",
+    (
+        "iam:CreateRole",
+        "iam:DeleteRole",
+        "iam:GetRole",
+        "iam:TagRole",
+        "iam:UntagRole",
+        "iam:UpdateRoleDescription",
+        "iam:ListAttachedRolePolicies",
+        "iam:ListRolePolicies",
+        "iam:CreateInstanceProfile",
+        "iam:DeleteInstanceProfile",
+        "iam:GetInstanceProfile",
+        "iam:AddRoleToInstanceProfile",
+        "iam:RemoveRoleFromInstanceProfile",
+    ),
+    ("arn:aws:iam::*:role/privlink-*", "arn:aws:iam::*:instance-profile/privlink-*"),
+)
+
+TEST_INSTANCE_ROLE_POLICY = Group(
+    "TestInstanceRoleSsmCore",
+    "attach to (and detach from) privlink's roles the one managed policy the SSM agent needs, no other",
+    ("iam:AttachRolePolicy", "iam:DetachRolePolicy"),
+    ("arn:aws:iam::*:role/privlink-*",),
+    {"ArnEquals": {"iam:PolicyARN": "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"}},
+)
+
+TEST_INSTANCE_PASS_ROLE = Group(
+    "TestInstancePassRole",
+    "hand the test instance's role to EC2 (its instance profile), to EC2 only",
+    ("iam:PassRole",),
+    ("arn:aws:iam::*:role/privlink-*",),
+    {"StringEquals": {"iam:PassedToService": "ec2.amazonaws.com"}},
+)
+
+SSM_ENDPOINTS_DNS = Group(
+    "SsmEndpointsPrivateDns",
+    "interface endpoints with private DNS (ssm, ssmmessages, ec2messages) associate the VPC with "
+    "AWS-managed private zones",
+    ("route53:AssociateVPCWithHostedZone",),
+)
+
+SSM_PROBE = Group(
+    "SsmProbe",
+    "`privlink test --via ssm`: find an SSM-online instance in the consumer VPC (the test instance first, "
+    "else any) and run the probe there with the AWS-RunShellScript document",
+    ("ssm:SendCommand",),
+    ("arn:aws:ssm:*::document/AWS-RunShellScript", "arn:aws:ec2:*:*:instance/*"),
+)
+
+SSM_PROBE_READ = Group(
+    "SsmProbeRead",
+    "`privlink test --via ssm`: which agents are online, and the command's result",
+    ("ssm:DescribeInstanceInformation", "ssm:GetCommandInvocation", "ec2:DescribeInstances"),
+)
+
 FLEET = Group(
     "ConsumerFleet",
     "consumers_from: the consumer stack deployed as a StackSet across accounts",
@@ -435,6 +513,13 @@ def groups_for(spec: Spec, side: str) -> list[Group]:
             groups += [CERTIFICATES, CLIENT_VPN, VPN_LOGS, VPN_LOGS_DESCRIBE]
         if any(spec.is_cross_region(c) for c in spec.consumers):
             groups.append(MULTI_REGION)
+        tested = [c.test_instance for c in spec.consumers if c.test_instance.enabled]
+        if tested:
+            groups += [TEST_INSTANCE, TEST_INSTANCE_IMAGE, TEST_INSTANCE_ROLE, TEST_INSTANCE_ROLE_POLICY]
+            groups.append(TEST_INSTANCE_PASS_ROLE)
+            if any(t.ssm_endpoints for t in tested):
+                groups.append(SSM_ENDPOINTS_DNS)
+            groups += [SSM_PROBE, SSM_PROBE_READ]
         return groups
     raise BadInput("--side", f"unknown side {side!r}", "use producer, consumer or all")
 

@@ -116,6 +116,15 @@ def fleet_ou(d):
     d["consumers_from"] = {"organization_unit": FLEET_OU, "regions": ["eu-central-1"]}
 
 
+def with_test_instance(d):
+    d["consumers"][0]["test_instance"] = {"enabled": True}
+
+
+def with_x86_test_instance_in_existing_vpc(d):
+    existing_vpc(d)
+    d["consumers"][0]["test_instance"] = {"enabled": True, "instance_type": "t3.micro"}
+
+
 def variants() -> dict[str, Spec]:
     return {
         "default": validate_spec(demo_data()),
@@ -133,4 +142,6 @@ def variants() -> dict[str, Spec]:
         "auto-approval": edited(auto_approval),
         "fleet-accounts": edited(fleet_accounts),
         "fleet-ou": edited(fleet_ou),
+        "test-instance": edited(with_test_instance),
+        "test-instance-x86-existing-vpc": edited(with_x86_test_instance_in_existing_vpc),
     }

@@ -28,7 +28,7 @@ from privlink.templates.render import render_stacks, render_template_json
 from privlink.templates.security import REASONS
 
 ROOT = Path(__file__).resolve().parents[2]
-SCANNED = ["default", "cross-region", "two-consumers", "auto-approval", "fleet-ou"]
+SCANNED = ["default", "cross-region", "two-consumers", "auto-approval", "fleet-ou", "test-instance"]
 OFFLINE = {
     "BC_SKIP_MAPPING": "TRUE",
     "CKV_SKIP_PACKAGE_UPDATE_CHECK": "TRUE",

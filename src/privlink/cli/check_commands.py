@@ -26,9 +26,10 @@ class Checkable(Protocol):
 
 @runtime_checkable
 class SsmCapable(Protocol):
-    """A target that can hand out AWS clients (the aws target's gateway), for `test --via ssm`."""
+    """A target that can run the probe on an instance inside the consumer VPC (`test --via ssm`)."""
 
-    def clients(self, account_label: str, region: str, service: str) -> Any: ...
+    def probe_ssm(self, consumer: str, name: str, port: int) -> Any:  # -> privlink.probe.ProbeReport
+        """The probe's report from inside the consumer's VPC, its first step `ssm`."""
 
 
 class Via(str, Enum):
@@ -88,20 +89,15 @@ def test_command(
 
 
 def run_test(target: Any, spec: Any, consumer: str, via: str):  # -> ProbeReport
-    from privlink.probe import run_probe, run_probe_ssm
+    from privlink.probe import run_probe
 
     target = checkable(target)
-    if via == "ssm" and not isinstance(target, SsmCapable):
+    if via != "local" and not isinstance(target, SsmCapable):
         raise BadInput("--via", "ssm needs the aws target", "use --via local, or --target aws")
     dns_server, private_name, port = target.probe_plan(consumer)
     if via == "local":
         return run_probe(private_name, port, dns_server)
-    observed = next((c for c in target.observe().consumers if c.name == consumer), None)
-    if observed is None or not observed.vpc_id:
-        raise PrivlinkError(f"consumer {consumer}", "its VPC is not deployed", "run `privlink up` first")
-    return run_probe_ssm(
-        target.clients, observed.account_label, observed.region, observed.vpc_id, private_name, port
-    )
+    return target.probe_ssm(consumer, private_name, port)
 
 
 def render_probe(report: Any, consumer: str) -> str:

@@ -45,6 +45,7 @@ Clients = Callable[[str, str, str], Any]
 """clients(account_label, region, service) -> a boto3 client."""
 
 NOT_FOUND_CODES = {"InvalidVpcEndpointId.NotFound", "InvalidVpcEndpointServiceId.NotFound"}
+SERVICE_NAME_PREFIX = "com.amazonaws.vpce."  # endpoint services (AWS services: com.amazonaws.<region>.x)
 
 
 def error_code(exc: BaseException) -> str:
@@ -420,7 +421,13 @@ def observe_endpoint(rec: Recorder, consumer: Consumer, link: str):
         )
     else:
         return None
-    items = [e for e in (response or {}).get("VpcEndpoints", []) if e.get("State") not in ("deleted",)]
+    # The link's endpoint connects to an endpoint service (com.amazonaws.vpce.<region>.vpce-svc-...);
+    # the test instance's endpoints to AWS services (com.amazonaws.<region>.ssm) carry the tag too.
+    items = [
+        e
+        for e in (response or {}).get("VpcEndpoints", [])
+        if e.get("State") != "deleted" and str(e.get("ServiceName", "")).startswith(SERVICE_NAME_PREFIX)
+    ]
     if not items:
         return None
     e = items[0]

@@ -30,6 +30,7 @@ consumers:
     allowed_cidrs: []
     private_dns: {{zone: internal.company, record: hello}}
     vpn: {{client_cidr: 172.16.0.0/22, split_tunnel: true}}
+    # test_instance: {{enabled: true, instance_type: t4g.nano}}   # aws: an instance for `test --via ssm`
 accounts:                          # aws target only
   prod: {{profile: prod}}
   dev: {{profile: dev}}

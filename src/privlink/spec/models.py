@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -307,6 +307,27 @@ class Vpn(StrictModel):
         return str(net)
 
 
+# Small burstable types with an on-demand price in privlink/data/prices.json (for `privlink cost`).
+TestInstanceType = Literal["t4g.nano", "t4g.micro", "t4g.small", "t3.nano", "t3.micro", "t3.small"]
+TEST_INSTANCE_TYPES: tuple[str, ...] = get_args(TestInstanceType)
+
+
+class SsmProbeInstance(StrictModel):
+    """`test_instance: {enabled: true}`: a small SSM-managed instance in the consumer VPC that
+    `privlink test --via ssm` runs the probe on (aws target), plus the SSM endpoints it needs."""
+
+    enabled: bool = False
+    instance_type: TestInstanceType = "t4g.nano"
+    # false when the VPC already has ssm, ssmmessages and ec2messages interface endpoints with
+    # private DNS (a second endpoint with private DNS for the same service conflicts)
+    ssm_endpoints: bool = True
+
+    @property
+    def architecture(self) -> str:
+        """The AMI architecture the instance type needs: Graviton (t4g) is arm64, t3 is x86_64."""
+        return "arm64" if self.instance_type.startswith("t4g.") else "x86_64"
+
+
 class Consumer(StrictModel):
     name: str = Field(pattern=NAME_PATTERN)
     account: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")
@@ -317,6 +338,7 @@ class Consumer(StrictModel):
     private_dns_enabled: bool = False
     vpn: Vpn | None = None
     principal: str | None = None
+    test_instance: SsmProbeInstance = Field(default_factory=SsmProbeInstance)
 
     @field_validator("region")
     @classmethod

@@ -1,4 +1,5 @@
-"""A consumer stack: VPC, endpoint security group, interface endpoint, private hosted zone + alias."""
+"""A consumer stack: VPC, endpoint security group, interface endpoint, private hosted zone + alias,
+and the optional test instance with its SSM endpoints (`privlink.templates.test_instance`)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from privlink.templates import naming
 from privlink.templates.builder import StackBuilder
 from privlink.templates.network import AzByIdParameter, AzByName, AzPlacement, add_network
 from privlink.templates.stacks import FromOutput, ParamBinding
+from privlink.templates.test_instance import add_test_instance
 
 ENDPOINT = "Endpoint"
 ENDPOINT_SECURITY_GROUP = "EndpointSecurityGroup"
@@ -116,6 +118,8 @@ def render_consumer(spec: Spec, consumer: Consumer) -> tuple[dict[str, Any], dic
         "The endpoint's DNS entries, '<hosted zone id>:<name>', regional first",
     )
     b.output(naming.OUT_ENDPOINT_SG_ID, Ref(group), "The endpoint's security group")
+    if consumer.test_instance.enabled:
+        add_test_instance(b, spec, consumer, net, group)
 
     if consumer.private_dns is not None:
         zone = b.add(

@@ -47,6 +47,16 @@ OUT_ENDPOINT_SG_ID = "EndpointSecurityGroupId"
 # The consumer stack also outputs OUT_VPC_ID, OUT_VPC_CIDR, OUT_SUBNET_IDS and OUT_AZ_IDS.
 OUT_HOSTED_ZONE_ID = "HostedZoneId"  # absent without private_dns
 OUT_PRIVATE_NAME = "PrivateName"  # absent without private_dns
+# The SSM-managed instance `privlink test --via ssm` runs the probe on (test_instance.enabled only).
+OUT_TEST_INSTANCE_ID = "TestInstanceId"
+PARAM_TEST_INSTANCE_IMAGE_ID = "TestInstanceImageId"  # SSM parameter type with a default; never bound
+TEST_INSTANCE_APP = "ssm-probe"  # its TAG_APP value
+
+
+def al2023_image_ssm_path(architecture: str) -> str:
+    """The public SSM parameter holding the latest Amazon Linux 2023 AMI for x86_64 or arm64."""
+    return f"/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-{architecture}"
+
 
 # VPN stack parameters (bound to consumer outputs and imported ACM certificates) and outputs.
 PARAM_VPC_ID = "VpcId"

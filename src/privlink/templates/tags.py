@@ -46,6 +46,7 @@ TAGGING: dict[str, str | None] = {
     # The auto-approval fragment (privlink.approval.template).
     "AWS::DynamoDB::Table": TAGS,
     "AWS::IAM::Role": TAGS,
+    "AWS::IAM::InstanceProfile": UNTAGGABLE,
     "AWS::Lambda::Function": TAGS,
     "AWS::Lambda::Permission": UNTAGGABLE,
     "AWS::SNS::Subscription": UNTAGGABLE,

@@ -286,3 +286,20 @@ def test_gateway_client_factory_gives_error_wrapping_clients_the_registry_can_us
     )
     registry.add("333333333333", name="team")
     assert [e.account_id for e in registry.list()] == ["333333333333"]
+
+
+def test_up_with_a_test_instance_leaves_its_ami_parameter_to_cloudformation(world, tmp_path, clock):
+    def with_test_instance(data):
+        data["consumers"][0]["test_instance"] = {"enabled": True}
+
+    target = make_target(demo(with_test_instance), world, tmp_path, clock)
+    target.up(lambda line: None)
+    created = [
+        c for c in world.calls if c.operation == "CreateChangeSet" and c.params["StackName"] == CONSUMER
+    ]
+    body = json.loads(created[-1].params["TemplateBody"])
+    assert {"TestInstance", "TestInstanceRole", "SsmEndpoint"} <= set(body["Resources"])
+    assert "CAPABILITY_IAM" in created[-1].params["Capabilities"]  # the template creates a role
+    # CloudFormation resolves the public AMI parameter from its default; privlink binds nothing
+    assert "TestInstanceImageId" not in world.params_of(CONSUMER)
+    assert set(world.params_of(CONSUMER)) == {"ServiceName", "ServiceAvailabilityZoneIds"}

@@ -663,6 +663,29 @@ class AwsTarget(Target):
 
         return None, probe_name(self.spec, consumer, self.status), self.spec.producer.service.port
 
+    def probe_ssm(self, consumer: str, name: str, port: int):  # -> privlink.probe.ProbeReport
+        """The probe run on an SSM-managed instance in the consumer's VPC: its test instance when
+        the consumer stack has one online, else any online instance there (`test --via ssm`)."""
+        from privlink.targets.aws.ssm_probe import run_probe_ssm
+
+        declared = self.spec.consumer(consumer)
+        stack = naming.consumer_stack(self.spec.name, consumer).name
+        outputs = self.deployer_for(declared.account, declared.region).outputs(stack)
+        vpc_id = outputs.get(naming.OUT_VPC_ID)
+        if not vpc_id:
+            raise StateError(stack, "not deployed (no VpcId output)", "run `privlink --target aws up` first")
+        return run_probe_ssm(
+            self.clients,
+            declared.account,
+            declared.region,
+            vpc_id,
+            name,
+            port,
+            preferred=outputs.get(naming.OUT_TEST_INSTANCE_ID) or None,
+            sleep=self.clock.sleep,
+            clock=self.clock.now,
+        )
+
     def vpn_config(self, consumer: str) -> str:
         try:
             declared = self.spec.consumer(consumer)

@@ -56,8 +56,15 @@ def local_address_targets() -> dict:
     return data
 
 
+def with_test_instance() -> dict:
+    data = demo_data()
+    data["consumers"][0]["test_instance"] = {"enabled": True}
+    return data
+
+
 SPECS = {
     "demo": demo_data,
+    "test-instance": with_test_instance,
     "address-targets": local_address_targets,
     "cross-region": lambda: demo_data(cross_region=True),
     "two-consumers": two_consumers,

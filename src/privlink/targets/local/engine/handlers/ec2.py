@@ -504,6 +504,7 @@ class InstanceHandler(Handler):
         if not sg_ids:
             vpc = op.find(subnet.data["vpc_id"], VPC, "vpc")
             sg_ids = [vpc.data["default_sg"]]
+        profile = instance_profile(op, merged.get("IamInstanceProfile"))
         instance_id = op.world.ids.resource_id("i")
         wanted = merged.get("PrivateIpAddress") or (nics[0].get("PrivateIpAddress") if nics else None)
         ip = allocate_ip(op.world, subnet, instance_id, wanted)
@@ -524,6 +525,7 @@ class InstanceHandler(Handler):
             "eni": op.world.ids.resource_id("eni"),
             "state": "running",
             "user_data": merged.get("UserData", ""),
+            "iam_instance_profile": profile,
             "tags": tags_of(merged),
         }
         return op.add(self.type, instance_id, props, attrs, data)
@@ -541,6 +543,20 @@ class InstanceHandler(Handler):
             tg.data["targets"] = [t for t in tg.data.get("targets", []) if t.get("Id") != res.id]
         release_ips(op.world, res.id)
         remove(op.world, res)
+
+
+def instance_profile(op: Op, given: str | None) -> str | None:
+    """The instance profile an instance launches with (by name or ARN), or AWS's error if unknown."""
+    if not given:
+        return None
+    for profile in op.world.of_type("AWS::IAM::InstanceProfile"):
+        if profile.account == op.account and given in (profile.id, profile.attributes.get("Arn")):
+            return profile.id
+    raise SimulatedAwsError(
+        "InvalidParameterValue",
+        f"Value ({given}) for parameter iamInstanceProfile.name is invalid. "
+        "Invalid IAM Instance Profile name",
+    )
 
 
 __all__ = ["Replace", "security_group_rules"]

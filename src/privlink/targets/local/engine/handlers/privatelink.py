@@ -6,6 +6,7 @@ import re
 from typing import Any
 
 from privlink.targets.local.engine import ids as idfmt
+from privlink.targets.local.engine.handlers import aws_services
 from privlink.targets.local.engine.handlers.base import (
     Handler,
     Op,
@@ -356,6 +357,8 @@ class EndpointHandler(Handler):
         if not props.get("ServiceName"):
             raise SimulatedAwsError("InvalidParameter", "ServiceName must be specified")
         op.find(props["VpcId"], "AWS::EC2::VPC", "vpc", "InvalidVpcId.NotFound")
+        if aws_services.is_aws_service(props["ServiceName"]):
+            return aws_services.create(op, ENDPOINT, props)
         service_region = props.get("ServiceRegion") or op.region
         service = op.world.visible_service(props["ServiceName"], service_region, op.info, op.region)
         endpoint_id = op.world.ids.resource_id("vpce")
@@ -388,6 +391,9 @@ class EndpointHandler(Handler):
 
     def update(self, op: Op, res: Resource, old: dict[str, Any], new: dict[str, Any]) -> None:
         super().update(op, res, old, new)
+        if res.data.get("aws_service"):
+            aws_services.update(op, res, new)
+            return
         endpoint = op.world.endpoints[res.id]
         service = op.world.endpoint_services.get(endpoint.service_id)
         if service is None:
@@ -399,6 +405,9 @@ class EndpointHandler(Handler):
         res.data["tags"] = tags_of(new)
 
     def delete(self, op: Op, res: Resource) -> None:
+        if res.data.get("aws_service"):
+            aws_services.delete(op, res)
+            return
         endpoint = op.world.endpoints.get(res.id)
         if endpoint is not None:
             op.world.set_endpoint_state(endpoint, DELETED)
