@@ -349,3 +349,16 @@ def test_a_missing_consumer_stack_is_not_deployed(world):
     assert ops.deployed is False and ops.endpoint is None
     assert [f.resource for f in run_checks(obs) if f.id == "not-deployed"] == ["privlink-hello-consumer-ops"]
 
+
+def test_account_ids_come_from_sts_when_the_spec_names_none(deployed):  # noqa: F811
+    text = spec_text().replace(', account_id: "222222222222"', "").replace(', account_id: "333333333333"', "")
+    spec = parse_spec(text)
+    assert spec.accounts["dev"].account_id is None and spec.accounts["ops"].account_id is None
+    world = deployed(spec)
+
+    obs = observe_aws(spec, world.clients)
+
+    assert [c.account_id for c in obs.consumers] == ["222222222222", "333333333333", "333333333333"]
+    assert obs.expected.consumer_accounts == ["222222222222", "333333333333"]
+    assert ("dev", "eu-central-1", "GetCallerIdentity") in world.calls
+    assert problems(run_checks(obs)) == {}
