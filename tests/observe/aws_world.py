@@ -327,7 +327,6 @@ class Endpoint:
                 "OwnerId": ACCOUNT_IDS[self.account],
                 "PrivateIpAddress": self.address(s),
                 "PrivateIpAddresses": [{"Primary": True, "PrivateIpAddress": self.address(s)}],
-                "RequesterId": "727180483921",
                 "RequesterManaged": True,
                 "SourceDestCheck": True,
                 "Status": "in-use",

@@ -243,6 +243,11 @@ def endpoint_deleted(world: AwsWorld) -> str:
     return endpoint.id
 
 
+def vpn_stack_deleted(world: AwsWorld) -> str:
+    world.consumer_client("dev", "cloudformation").delete_stack(StackName="privlink-hello-vpn-dev")
+    return "privlink-hello-vpn-dev"
+
+
 FAULTS: list[tuple[Callable[[AwsWorld], str], str, str]] = [
     (pending, "connection-pending-acceptance", "error"),
     (rejected, "connection-rejected", "error"),
@@ -261,6 +266,7 @@ FAULTS: list[tuple[Callable[[AwsWorld], str], str, str]] = [
     (targets_on_wrong_port, "listener-target-port-mismatch", "error"),
     (region_not_supported, "cross-region-not-supported", "error"),
     (endpoint_deleted, "endpoint-missing", "error"),
+    (vpn_stack_deleted, "vpn-missing", "error"),
 ]
 
 
@@ -362,3 +368,14 @@ def test_account_ids_come_from_sts_when_the_spec_names_none(deployed):  # noqa: 
     assert obs.expected.consumer_accounts == ["222222222222", "333333333333"]
     assert ("dev", "eu-central-1", "GetCallerIdentity") in world.calls
     assert problems(run_checks(obs)) == {}
+
+
+def test_stubbed_responses_are_checked_against_the_service_model(world):
+    """A stubbed answer that AWS could not give (a number where EC2 returns a string) is refused."""
+    from botocore.exceptions import ParamValidationError
+
+    world.endpoints["dev"].state = 5
+    with pytest.raises(ParamValidationError, match="State"):
+        world.clients("dev", "eu-central-1", "ec2").describe_vpc_endpoints(
+            VpcEndpointIds=[world.endpoints["dev"].id]
+        )
