@@ -22,6 +22,12 @@ accounts (producer `prod`, consumers `dev` and `ops`) and two regions:
     in moto);
   - a consumer stack whose creation failed (moto cannot roll a stack back).
 
+`AwsWorld.clients(label, region, service)` is the router `observe_aws` takes (and
+`session_factory` serves the aws target's gateway): one botocore client per account, region and
+service whose `OverrideStubber` answers the operations above and passes the others to moto. moto
+tells the accounts apart by the `x-moto-account-id` header each client sends, so clients (and the
+parsed service models) are shared by every test of the process.
+
 Faults are made the way AWS would show them: a moto API call (revoke an SG rule, turn a VPC
 attribute off, delete a record) or a change to the stubbed data (a connection's state). `fail()`
 makes one operation answer with an AWS error. Stubbed list operations page two items at a time, so
