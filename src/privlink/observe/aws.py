@@ -44,6 +44,7 @@ from privlink.templates import naming
 Clients = Callable[[str, str, str], Any]
 """clients(account_label, region, service) -> a boto3 client."""
 
+NLB_DEFAULT_IDLE_TIMEOUT = 350  # seconds; `Listener.idle_timeout` None means this default
 NOT_FOUND_CODES = {"InvalidVpcEndpointId.NotFound", "InvalidVpcEndpointServiceId.NotFound"}
 SERVICE_NAME_PREFIX = "com.amazonaws.vpce."  # endpoint services (AWS services: com.amazonaws.<region>.x)
 
@@ -270,7 +271,9 @@ def observe_load_balancer(
         lattrs = rec.call("elbv2", "describe_listener_attributes", ListenerArn=listener.arn)
         for attr in (lattrs or {}).get("Attributes", []):
             if attr.get("Key") == "tcp.idle_timeout.seconds" and attr.get("Value"):
-                listener.idle_timeout = int(attr["Value"])
+                # AWS lists the attribute on every listener, set or not: the default means "not set".
+                seconds = int(attr["Value"])
+                listener.idle_timeout = None if seconds == NLB_DEFAULT_IDLE_TIMEOUT else seconds
         lb.listeners.append(listener)
     for item in rec.pages("elbv2", "describe_target_groups", "TargetGroups", LoadBalancerArn=arn) or []:
         lb.target_groups.append(observe_target_group(rec, item, subnets))

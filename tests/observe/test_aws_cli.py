@@ -1,0 +1,134 @@
+"""`privlink doctor --target aws` and `privlink test --target aws` as a user runs them, in process.
+
+The aws target keeps its real gateway; only the gateway's session factory is replaced by the
+moto/Stubber world of `aws_world`. `test` probes from this machine with the system resolver, which
+is replaced by a table of names (nothing leaves 127.0.0.0/8); the service is a small HTTP server
+on a loopback port, which is also the spec's service port.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from aws_world import AwsWorld, deployed, spec_text  # noqa: F401
+
+from privlink.cli import main
+from privlink.probe import ProbeFailed
+from privlink.spec import parse_spec
+from privlink.targets.aws.target import AwsTarget
+
+
+class Hello(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+        body = json.dumps({"message": "Hello from provider"}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+@pytest.fixture
+def service():
+    """The producer's service, as reached through the endpoint: HTTP on 127.0.0.1:<port>."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Hello)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server.server_address[1]
+    server.shutdown()
+    server.server_close()
+    thread.join(timeout=5)
+
+
+class Cli:
+    def __init__(self, world: AwsWorld, names: dict[str, list[str]], capsys) -> None:
+        self.world, self.names, self.capsys = world, names, capsys
+
+    def __call__(self, *args: str) -> tuple[int, str, str]:
+        with pytest.raises(SystemExit) as info:
+            main.run(["--target", "aws", *args])
+            raise SystemExit(0)
+        out, err = self.capsys.readouterr()
+        return info.value.code or 0, out, err
+
+
+@pytest.fixture
+def cli(deployed, service, tmp_path, monkeypatch, capsys) -> Cli:  # noqa: F811
+    text = spec_text(port=service)
+    (tmp_path / "privlink.yaml").write_text(text, encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    world = deployed(parse_spec(text))
+
+    def make_target(spec, state_dir, kind=None):
+        assert kind == "aws"
+        return AwsTarget(spec, state_dir, session_factory=world.session_factory)
+
+    monkeypatch.setattr("privlink.targets.base.make_target", make_target)
+    names: dict[str, list[str]] = {}
+
+    def system_resolver(name: str, timeout: float) -> list[str]:
+        if name not in names:
+            raise ProbeFailed(f"the system resolver cannot resolve {name}: Name or service not known")
+        return names[name]
+
+    monkeypatch.setattr("privlink.probe.system_resolver", system_resolver)
+    return Cli(world, names, capsys)
+
+
+def test_doctor_on_a_healthy_link_exits_0(cli):
+    code, out, err = cli("doctor", "--output", "json")
+    report = json.loads(out)
+    assert code == 0, err
+    assert report["ok"] is True and report["target"] == "aws"
+    assert [(f["id"], f["severity"]) for f in report["findings"]] == [("nlb-idle-timeout", "info")]
+
+
+def test_doctor_on_a_broken_link_exits_1_and_names_the_finding(cli):
+    cli.world.set_connection("dev", "pendingAcceptance")
+    cli.world.fail("prod", "eu-central-1", "DescribeListenerAttributes", "Throttling", "Rate exceeded")
+
+    code, out, err = cli("doctor", "--output", "json")
+    report = json.loads(out)
+    assert code == 1 and "Traceback" not in err
+    problems = {
+        (f["id"], f["severity"], f["resource"]) for f in report["findings"] if f["severity"] != "info"
+    }
+    assert problems == {
+        ("connection-pending-acceptance", "error", cli.world.endpoints["dev"].id),
+        ("describe-failed", "warning", "producer"),
+    }
+    throttled = next(f for f in report["findings"] if f["id"] == "describe-failed")
+    assert "elbv2.describe_listener_attributes failed: Throttling" in throttled["evidence"]
+    assert f"privlink connections accept {cli.world.endpoints['dev'].id}" in out
+
+    code, out, _ = cli("doctor")
+    assert code == 1 and "connection-pending-acceptance" in out
+
+
+def test_test_reaches_the_service_through_the_private_name(cli):
+    cli.names["hello.internal.company"] = ["127.0.0.1"]
+    code, out, err = cli("test")
+    assert code == 0, out + err
+    assert "hello.internal.company" in out and "test passed" in out and "Hello from provider" in out
+
+
+def test_test_without_a_private_name_uses_the_endpoint_name_from_the_stack(cli):
+    regional = cli.world.endpoints["west"].regional_name
+    cli.names[regional] = ["127.0.0.1"]
+    code, out, err = cli("test", "--consumer", "west")
+    assert code == 0, out + err
+    assert f"privlink test: {regional}:" in out
+
+
+def test_test_fails_at_resolve_and_points_to_doctor(cli):
+    code, out, err = cli("test", "--consumer", "ops")
+    assert code == 1
+    assert "FAIL resolve" in out and "cannot resolve hello.example.com" in out
+    assert "test failed at step: resolve" in out
+    assert "run `privlink doctor`" in err and "Traceback" not in err
