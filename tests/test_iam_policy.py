@@ -288,6 +288,20 @@ def test_consumer_without_vpn_or_zone_gets_neither():
     assert "ec2:CreateClientVpnEndpoint" not in consumer
 
 
+def test_endpoint_private_dns_may_associate_the_vpc_with_the_managed_zone():
+    spec = parse_spec(
+        demo_spec_text().replace("    private_dns: {zone: internal.company, record: hello}\n", "")
+    )
+    assert "route53:AssociateVPCWithHostedZone" not in actions_in(policy_for(spec, "consumer"))
+    enabled = parse_spec(
+        demo_spec_text()
+        .replace("    private_dns: {zone: internal.company, record: hello}\n", "")
+        .replace("private_dns_name: null", "private_dns_name: hello.example.com")
+        .replace("  - name: dev\n", "  - name: dev\n    private_dns_enabled: true\n")
+    )
+    assert "EndpointPrivateDns" in statements(policy_for(enabled, "consumer"))
+
+
 def test_statements_are_valid_iam_shape(cross_region_spec):
     for policy in policies(cross_region_spec).values():
         assert policy["Version"] == "2012-10-17"
@@ -372,7 +386,7 @@ def test_test_instance_groups_only_when_a_consumer_enables_it(demo_spec):
         policy_for(with_test_instance("{enabled: true, ssm_endpoints: false}"), "consumer")
     )
     assert "ssm:SendCommand" in without_endpoints
-    assert "SsmEndpointsPrivateDns" not in statements(
+    assert "EndpointPrivateDns" not in statements(
         policy_for(with_test_instance("{enabled: true, ssm_endpoints: false}"), "consumer")
     )
 

@@ -447,10 +447,10 @@ TEST_INSTANCE_PASS_ROLE = Group(
     {"StringEquals": {"iam:PassedToService": "ec2.amazonaws.com"}},
 )
 
-SSM_ENDPOINTS_DNS = Group(
-    "SsmEndpointsPrivateDns",
-    "interface endpoints with private DNS (ssm, ssmmessages, ec2messages) associate the VPC with "
-    "AWS-managed private zones",
+ENDPOINT_PRIVATE_DNS = Group(
+    "EndpointPrivateDns",
+    "interface endpoints with private DNS enabled (the service's private DNS name, or the test "
+    "instance's ssm, ssmmessages and ec2messages) associate the VPC with AWS-managed private zones",
     ("route53:AssociateVPCWithHostedZone",),
 )
 
@@ -514,12 +514,11 @@ def groups_for(spec: Spec, side: str) -> list[Group]:
         if any(spec.is_cross_region(c) for c in spec.consumers):
             groups.append(MULTI_REGION)
         tested = [c.test_instance for c in spec.consumers if c.test_instance.enabled]
+        if any(c.private_dns_enabled for c in spec.consumers) or any(t.ssm_endpoints for t in tested):
+            groups.append(ENDPOINT_PRIVATE_DNS)
         if tested:
             groups += [TEST_INSTANCE, TEST_INSTANCE_IMAGE, TEST_INSTANCE_ROLE, TEST_INSTANCE_ROLE_POLICY]
-            groups.append(TEST_INSTANCE_PASS_ROLE)
-            if any(t.ssm_endpoints for t in tested):
-                groups.append(SSM_ENDPOINTS_DNS)
-            groups += [SSM_PROBE, SSM_PROBE_READ]
+            groups += [TEST_INSTANCE_PASS_ROLE, SSM_PROBE, SSM_PROBE_READ]
         return groups
     raise BadInput("--side", f"unknown side {side!r}", "use producer, consumer or all")
 

@@ -364,7 +364,7 @@ class LocalTarget(Target):
                 if all(eni.get("listening") for eni in enis):
                     return
             if self.clock() >= deadline:
-                raise DeployFailed("data plane", "not serving after 10 s", f"see {self.log_path}")
+                raise DeployFailed("data plane", f"not serving after {timeout:g} s", f"see {self.log_path}")
             time.sleep(0.02)
 
     # -- status ---------------------------------------------------------------------------------------
