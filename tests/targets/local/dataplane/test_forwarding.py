@@ -375,3 +375,32 @@ def test_proxy_protocol_headers_from_the_eni_and_from_a_node(tmp_path, block, lo
         assert struct.unpack("!HH", second[24:28]) == (client_port, PORT)
 
     run(loop_kind, main)
+
+
+@pytest.mark.parametrize("loop_kind", LOOPS)
+def test_a_target_that_fails_its_health_checks_gets_no_new_flows(tmp_path, block, loop_kind):
+    fast = {
+        "interval_seconds": 0.05,
+        "timeout_seconds": 0.5,
+        "healthy_threshold": 2,
+        "unhealthy_threshold": 2,
+    }
+
+    async def main():
+        async with Recorder(b"a") as a, Recorder(b"b") as b:
+            p = Plane(
+                tmp_path, config_with(block, [a.address, b.address], cross_zone=True, health_check=fast)
+            )
+            async with p:
+                await p.all_healthy()
+                assert {await exchange(p.eni(0), b"x") for _ in range(2)} == {b"a", b"b"}
+                b.server.close()
+                await b.server.wait_closed()
+                loop = asyncio.get_running_loop()
+                deadline = loop.time() + IO_TIMEOUT
+                while p.plane.lbs["lb1"].health["t1"].state != "unhealthy":
+                    assert loop.time() < deadline
+                    await asyncio.sleep(0.02)
+                assert [await exchange(p.eni(0), b"x") for _ in range(3)] == [b"a"] * 3
+
+    run(loop_kind, main)
