@@ -7,8 +7,10 @@ Paths measured side by side against the same fast HTTP target (bench/target_serv
   sandbox  client -> endpoint ENI listener -> NLB node -> target (the local target's data plane)
   haproxy  client -> haproxy frontend -> haproxy frontend -> target (the same two TCP hops), if installed
 Load comes from wrk (keep-alive, new connection per request, bulk transfer); lines say "skipped" when
-a tool is missing. Also: `privlink --help` time, local `up`/`down` wall time, render + plan for 200
-consumers. Targets from the issue are printed beside the figures; nothing here asserts them.
+a tool is missing. After its load runs, each proxy's peak resident memory (VmHWM of the data-plane
+process and of the HAProxy process). Also: `privlink --help` time, local `up`/`down` wall time,
+render + plan for 200 consumers. Targets from the issue are printed beside the figures; nothing here
+asserts them.
 """
 
 from __future__ import annotations
@@ -70,8 +72,21 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def peak_rss_mib(pid: int) -> float | None:
+    """VmHWM (peak resident set) of a live process in MiB, from /proc (None elsewhere)."""
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
+    return None
+
+
 @contextmanager
-def haproxy_chain(target_port: int) -> Iterator[int | None]:
+def haproxy_chain(target_port: int) -> Iterator[tuple[int, int] | None]:
+    """Two chained `mode tcp` frontends in one HAProxy; yields (entry port, pid)."""
     if shutil.which("haproxy") is None:
         yield None
         return
@@ -100,9 +115,9 @@ backend to_target
         handle.write(config)
     try:
         quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
-        with process(["haproxy", "-f", handle.name, "-db"], **quiet):
+        with process(["haproxy", "-f", handle.name, "-db"], **quiet) as proc:
             wait_listening(entry)
-            yield entry
+            yield entry, proc.pid
     finally:
         os.unlink(handle.name)
 
@@ -122,8 +137,8 @@ def wait_listening(port: int, host: str = "127.0.0.1", timeout: float = 10) -> N
 
 
 @contextmanager
-def sandbox_path(target_port: int) -> Iterator[tuple[str, int] | None]:
-    """The local target with the benchmark server as its target; yields an ENI address."""
+def sandbox_path(target_port: int) -> Iterator[tuple[str, int, int]]:
+    """The local target with the benchmark server as its target; yields an ENI address, data-plane pid."""
     import yaml
 
     from privlink.spec import parse_spec
@@ -138,7 +153,7 @@ def sandbox_path(target_port: int) -> Iterator[tuple[str, int] | None]:
         try:
             status = target.up()
             host, port = status["consumers"][0]["addresses"][0].split(":")
-            yield host, int(port)
+            yield host, int(port), target.runtime()["pid"]
         finally:
             target.down()
 
@@ -264,10 +279,14 @@ def main() -> None:
         return
     with target_server() as port:
         direct = load_figures("direct", "127.0.0.1", port, seconds)
-        with sandbox_path(port) as (host, entry):
+        with sandbox_path(port) as (host, entry, pid):
             sandbox = load_figures("sandbox", host, entry, seconds)
-        with haproxy_chain(port) as entry:
-            haproxy = load_figures("haproxy", "127.0.0.1", entry, seconds) if entry else None
+            emit("sandbox.peak_rss", peak_rss_mib(pid), "MiB")
+        with haproxy_chain(port) as chain:
+            haproxy = None
+            if chain:
+                haproxy = load_figures("haproxy", "127.0.0.1", chain[0], seconds)
+                emit("haproxy.peak_rss", peak_rss_mib(chain[1]), "MiB")
     emit("ratio.sandbox_vs_direct.keepalive_rps", ratio(sandbox["keepalive"], direct["keepalive"], "rps"),
          target=">= 0.5")
     if haproxy is None:
