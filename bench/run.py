@@ -6,11 +6,11 @@ Paths measured side by side against the same fast HTTP target (bench/target_serv
   direct   client -> target
   sandbox  client -> endpoint ENI listener -> NLB node -> target (the local target's data plane)
   haproxy  client -> haproxy frontend -> haproxy frontend -> target (the same two TCP hops), if installed
-Load comes from wrk (keep-alive, new connection per request, bulk transfer); lines say "skipped" when
-a tool is missing. After its load runs, each proxy's peak resident memory (VmHWM of the data-plane
-process and of the HAProxy process). Also: `privlink --help` time, local `up`/`down` wall time,
-render + plan for 200 consumers. Targets from the issue are printed beside the figures; nothing here
-asserts them.
+Load comes from wrk (keep-alive, new connection per request, bulk transfer; per mode the paths run
+back to back, same wrk settings); lines say "skipped" when a tool is missing. After the load runs,
+each proxy's peak resident memory (VmHWM of the data-plane process and of the HAProxy process).
+Also: `privlink --help` time, local `up`/`down` wall time, render + plan for 200 consumers. Targets
+from the issue are printed beside the figures; nothing here asserts them.
 """
 
 from __future__ import annotations
@@ -178,6 +178,7 @@ def parse_wrk(text: str) -> dict[str, float]:
 
 
 def wrk(host: str, port: int, seconds: int, connections: int, path: str = "/", close: bool = False) -> dict:
+    """One wrk run (2 threads) against http://host:port/path; `close` sends `Connection: close`."""
     args = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency"]
     if close:
         args += ["-H", "Connection: close"]
@@ -186,18 +187,31 @@ def wrk(host: str, port: int, seconds: int, connections: int, path: str = "/", c
     return parse_wrk(result.stdout)
 
 
-def load_figures(name: str, host: str, port: int, seconds: int) -> dict[str, dict]:
-    results = {
-        "keepalive": wrk(host, port, seconds, 50),
-        "newconn": wrk(host, port, seconds, 50, close=True),
-        "bulk": wrk(host, port, seconds, 4, path="/bulk"),
-    }
-    for mode in ("keepalive", "newconn"):
-        r = results[mode]
-        emit(f"{name}.{mode}.rps", round(r.get("rps", 0.0)), "req/s")
-        emit(f"{name}.{mode}.p50", r.get("p50_ms"), "ms")
-        emit(f"{name}.{mode}.p99", r.get("p99_ms"), "ms")
-    emit(f"{name}.bulk.throughput", round(results["bulk"].get("mib_s", 0.0), 1), "MiB/s")
+# mode -> wrk arguments; every path gets the same
+MODES = {
+    "keepalive": {"connections": 50},
+    "newconn": {"connections": 50, "close": True},
+    "bulk": {"connections": 4, "path": "/bulk"},
+}
+
+
+def load_figures(paths: dict[str, tuple[str, int]], seconds: int) -> dict[str, dict[str, dict]]:
+    """wrk per mode over every path, the paths of one mode back to back.
+
+    On a small shared machine the load from other processes drifts within seconds; measuring the
+    paths of a mode one after the other (rather than all modes of one path, then the next path)
+    puts the two sides of each ratio in the same conditions.
+    """
+    results: dict[str, dict[str, dict]] = {name: {} for name in paths}
+    for mode, args in MODES.items():
+        for name, (host, port) in paths.items():
+            results[name][mode] = wrk(host, port, seconds, **args)
+    for name, r in results.items():
+        for mode in ("keepalive", "newconn"):
+            emit(f"{name}.{mode}.rps", round(r[mode].get("rps", 0.0)), "req/s")
+            emit(f"{name}.{mode}.p50", r[mode].get("p50_ms"), "ms")
+            emit(f"{name}.{mode}.p99", r[mode].get("p99_ms"), "ms")
+        emit(f"{name}.bulk.throughput", round(r["bulk"].get("mib_s", 0.0), 1), "MiB/s")
     return results
 
 
@@ -277,16 +291,15 @@ def main() -> None:
     if shutil.which("wrk") is None:
         emit("load", skipped="wrk is not installed (apt-get install wrk)")
         return
-    with target_server() as port:
-        direct = load_figures("direct", "127.0.0.1", port, seconds)
-        with sandbox_path(port) as (host, entry, pid):
-            sandbox = load_figures("sandbox", host, entry, seconds)
-            emit("sandbox.peak_rss", peak_rss_mib(pid), "MiB")
-        with haproxy_chain(port) as chain:
-            haproxy = None
-            if chain:
-                haproxy = load_figures("haproxy", "127.0.0.1", chain[0], seconds)
-                emit("haproxy.peak_rss", peak_rss_mib(chain[1]), "MiB")
+    with target_server() as port, sandbox_path(port) as (host, entry, pid), haproxy_chain(port) as chain:
+        paths = {"direct": ("127.0.0.1", port), "sandbox": (host, entry)}
+        if chain:
+            paths["haproxy"] = ("127.0.0.1", chain[0])
+        results = load_figures(paths, seconds)
+        emit("sandbox.peak_rss", peak_rss_mib(pid), "MiB")
+        if chain:
+            emit("haproxy.peak_rss", peak_rss_mib(chain[1]), "MiB")
+    direct, sandbox, haproxy = results["direct"], results["sandbox"], results.get("haproxy")
     emit("ratio.sandbox_vs_direct.keepalive_rps", ratio(sandbox["keepalive"], direct["keepalive"], "rps"),
          target=">= 0.5")
     if haproxy is None:
