@@ -16,7 +16,7 @@ import os
 import signal
 import socket
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -62,10 +62,11 @@ def reset(transport: asyncio.BaseTransport) -> None:
 
 # --- forwarding ---------------------------------------------------------------------------------
 # Per connection the hot path does: one router call (a dict lookup and a round-robin step over
-# addresses kept since the last health change), one connect, and the byte moving. No peer address
-# unless PPv2 needs it, no logging, no TCP_NODELAY call (uvloop and asyncio set it on every TCP
-# transport). Flows break their reference cycles when they end, so refcounting frees them without
-# waiting for the cyclic GC.
+# addresses kept since the last health change), one connect started inside the accept callback (no
+# Task), and the byte moving; the bytes that arrived meanwhile go out inside the upstream's
+# connection_made. No peer address unless PPv2 needs it, no logging, no TCP_NODELAY call (uvloop
+# and asyncio set it on every TCP transport). Flows break their reference cycles when they end, so
+# refcounting frees them without waiting for the cyclic GC.
 
 # (host, port, source address for the connect, PPv2 header or None)
 Route = tuple[str, int, tuple[str, int], "bytes | None"]
@@ -88,6 +89,8 @@ class Downstream(asyncio.Protocol):
         "eof",
         "early",
         "early_size",
+        "header",
+        "connecting",
     )
 
     def __init__(self, plane: DataPlane, router: Router, idle: float):
@@ -103,6 +106,8 @@ class Downstream(asyncio.Protocol):
         self.eof = False
         self.early: list[bytes] | None = None  # bytes that arrive before the upstream is connected
         self.early_size = 0
+        self.header: bytes | None = None  # PPv2 header for the upstream
+        self.connecting: Coroutine[Any, Any, Any] | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
@@ -113,30 +118,51 @@ class Downstream(asyncio.Protocol):
             return
         transport.set_write_buffer_limits(WRITE_HIGH, WRITE_LOW)  # type: ignore[attr-defined]
         self.plane.flows.add(self)
-        self.plane.loop.create_task(self._connect(route))
+        host, port, local, self.header = route
+        self.connecting = self.plane.loop.create_connection(self._upstream, host, port, local_addr=local)
+        self._step()
 
-    async def _connect(self, route: Route) -> None:
-        host, port, local, header = route
+    def _step(self, _done: object = None) -> None:
+        """Step the connect coroutine until it finishes; `Upstream.connection_made` attaches the flow.
+
+        Stepped here rather than in a Task, so the connect starts inside this accept callback (a
+        Task's first step waits for the next loop iteration) and no Task is made per connection.
+        """
+        connecting = self.connecting
+        assert connecting is not None
         try:
-            transport, _ = await self.plane.loop.create_connection(
-                self._upstream, host, port, local_addr=local
-            )
-        except OSError as exc:
-            log.debug("connect %s:%s failed: %s", host, port, exc)
+            waiting = connecting.send(None)
+        except StopIteration:
+            self.connecting = None
+            return
+        except (Exception, asyncio.CancelledError) as exc:
+            self.connecting = None
+            if isinstance(exc, OSError):
+                log.debug("connect failed: %s", exc)
+            else:
+                log.warning("connect failed: %r", exc)
             if not self.closed and self.transport is not None:
                 reset(self.transport)
             return
+        if waiting is None:  # a bare yield: go on in the next iteration
+            self.plane.loop.call_soon(self._step)
+        else:
+            waiting.add_done_callback(self._step)
+
+    def attach(self, up: Upstream, transport: asyncio.BaseTransport) -> None:
+        """The upstream is connected: what waited goes out now, and from here bytes pass straight on."""
+        self.up = up
         if self.closed:
             transport.close()
             return
-        if header:
-            transport.write(header)
+        if self.header:
+            transport.write(self.header)  # type: ignore[attr-defined]
         if self.early:
-            transport.write(b"".join(self.early))
+            transport.write(b"".join(self.early))  # type: ignore[attr-defined]
             self.early = None
-        self.peer = transport
-        if self.eof and transport.can_write_eof():
-            transport.write_eof()
+        self.peer = transport  # type: ignore[assignment]
+        if self.eof and transport.can_write_eof():  # type: ignore[attr-defined]
+            transport.write_eof()  # type: ignore[attr-defined]
         if self.early_size >= WRITE_HIGH:
             self.transport.resume_reading()  # type: ignore[union-attr]
 
@@ -201,7 +227,7 @@ class Upstream(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport
         transport.set_write_buffer_limits(WRITE_HIGH, WRITE_LOW)  # type: ignore[attr-defined]
-        self.down.up = self  # type: ignore[union-attr]
+        self.down.attach(self, transport)  # type: ignore[union-attr]
 
     def data_received(self, data: bytes) -> None:
         self.peer.write(data)  # type: ignore[union-attr]
