@@ -8,7 +8,8 @@ Paths measured side by side against the same fast HTTP target (bench/target_serv
   haproxy  client -> haproxy frontend -> haproxy frontend -> target (the same two TCP hops), if installed
 Load comes from wrk (keep-alive, new connection per request, bulk transfer; per mode the paths run
 back to back, same wrk settings); lines say "skipped" when a tool is missing. After the load runs,
-each proxy's peak resident memory (VmHWM of the data-plane process and of the HAProxy process).
+each proxy's peak resident memory (VmHWM of the data-plane process and of the HAProxy process);
+per request mode, each proxy process's CPU time per request.
 Also: `privlink --help` time, local `up`/`down` wall time, render + plan for 200 consumers. Targets
 from the issue are printed beside the figures; nothing here asserts them.
 """
@@ -159,6 +160,7 @@ def sandbox_path(target_port: int) -> Iterator[tuple[str, int, int]]:
 
 
 WRK_RPS = re.compile(r"Requests/sec:\s+([\d.]+)")
+WRK_COUNT = re.compile(r"(\d+) requests in")
 WRK_TRANSFER = re.compile(r"Transfer/sec:\s+([\d.]+)([KMG]?B)")
 WRK_PCT = re.compile(r"^\s+(50|99)(?:\.000)?%\s+([\d.]+)(us|ms|s)", re.M)
 UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
@@ -166,10 +168,12 @@ BYTES = {"B": 1 / 2**20, "KB": 1 / 1024, "MB": 1.0, "GB": 1024.0}
 
 
 def parse_wrk(text: str) -> dict[str, float]:
-    """Requests/s, MiB/s and p50/p99 latency (ms) from `wrk --latency` output."""
+    """Requests/s, requests, MiB/s and p50/p99 latency (ms) from `wrk --latency` output."""
     out: dict[str, float] = {}
     if m := WRK_RPS.search(text):
         out["rps"] = float(m.group(1))
+    if m := WRK_COUNT.search(text):
+        out["requests"] = float(m.group(1))
     if m := WRK_TRANSFER.search(text):
         out["mib_s"] = float(m.group(1)) * BYTES[m.group(2)]
     for pct, value, unit in WRK_PCT.findall(text):
@@ -195,22 +199,41 @@ MODES = {
 }
 
 
-def load_figures(paths: dict[str, tuple[str, int]], seconds: int) -> dict[str, dict[str, dict]]:
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time of a live process, from /proc (None elsewhere)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rpartition(")")[2].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def load_figures(
+    paths: dict[str, tuple[str, int]], seconds: int, pids: dict[str, int]
+) -> dict[str, dict[str, dict]]:
     """wrk per mode over every path, the paths of one mode back to back.
 
     On a small shared machine the load from other processes drifts within seconds; measuring the
     paths of a mode one after the other (rather than all modes of one path, then the next path)
-    puts the two sides of each ratio in the same conditions.
+    puts the two sides of each ratio in the same conditions. For the proxies (`pids`) also the CPU
+    time the proxy process spent per request, which that drift hardly moves.
     """
     results: dict[str, dict[str, dict]] = {name: {} for name in paths}
     for mode, args in MODES.items():
         for name, (host, port) in paths.items():
-            results[name][mode] = wrk(host, port, seconds, **args)
+            before = cpu_seconds(pids[name]) if name in pids else None
+            r = results[name][mode] = wrk(host, port, seconds, **args)
+            after = cpu_seconds(pids[name]) if name in pids else None
+            if before is not None and after is not None and r.get("requests"):
+                r["cpu_us"] = (after - before) / r["requests"] * 1e6
     for name, r in results.items():
         for mode in ("keepalive", "newconn"):
             emit(f"{name}.{mode}.rps", round(r[mode].get("rps", 0.0)), "req/s")
             emit(f"{name}.{mode}.p50", r[mode].get("p50_ms"), "ms")
             emit(f"{name}.{mode}.p99", r[mode].get("p99_ms"), "ms")
+            if "cpu_us" in r[mode]:
+                emit(f"{name}.{mode}.cpu_per_request", round(r[mode]["cpu_us"], 1), "us")
         emit(f"{name}.bulk.throughput", round(r["bulk"].get("mib_s", 0.0), 1), "MiB/s")
     return results
 
@@ -293,9 +316,11 @@ def main() -> None:
         return
     with target_server() as port, sandbox_path(port) as (host, entry, pid), haproxy_chain(port) as chain:
         paths = {"direct": ("127.0.0.1", port), "sandbox": (host, entry)}
+        pids = {"sandbox": pid}
         if chain:
             paths["haproxy"] = ("127.0.0.1", chain[0])
-        results = load_figures(paths, seconds)
+            pids["haproxy"] = chain[1]
+        results = load_figures(paths, seconds, pids)
         emit("sandbox.peak_rss", peak_rss_mib(pid), "MiB")
         if chain:
             emit("haproxy.peak_rss", peak_rss_mib(chain[1]), "MiB")
