@@ -6,9 +6,12 @@ Paths measured side by side against the same fast HTTP target (bench/target_serv
   direct   client -> target
   sandbox  client -> endpoint ENI listener -> NLB node -> target (the local target's data plane)
   haproxy  client -> haproxy frontend -> haproxy frontend -> target (the same two TCP hops), if installed
-Load comes from wrk (keep-alive, new connection per request, bulk transfer); lines say "skipped" when
-a tool is missing. Also: `privlink --help` time, local `up`/`down` wall time, render + plan for 200
-consumers. Targets from the issue are printed beside the figures; nothing here asserts them.
+Load comes from wrk (keep-alive, new connection per request, bulk transfer; per mode the paths run
+back to back, same wrk settings); lines say "skipped" when a tool is missing. After the load runs,
+each proxy's peak resident memory (VmHWM of the data-plane process and of the HAProxy process);
+per request mode, each proxy process's CPU time per request.
+Also: `privlink --help` time, local `up`/`down` wall time, render + plan for 200 consumers. Targets
+from the issue are printed beside the figures; nothing here asserts them.
 """
 
 from __future__ import annotations
@@ -70,8 +73,21 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def peak_rss_mib(pid: int) -> float | None:
+    """VmHWM (peak resident set) of a live process in MiB, from /proc (None elsewhere)."""
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
+    return None
+
+
 @contextmanager
-def haproxy_chain(target_port: int) -> Iterator[int | None]:
+def haproxy_chain(target_port: int) -> Iterator[tuple[int, int] | None]:
+    """Two chained `mode tcp` frontends in one HAProxy; yields (entry port, pid)."""
     if shutil.which("haproxy") is None:
         yield None
         return
@@ -100,9 +116,9 @@ backend to_target
         handle.write(config)
     try:
         quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
-        with process(["haproxy", "-f", handle.name, "-db"], **quiet):
+        with process(["haproxy", "-f", handle.name, "-db"], **quiet) as proc:
             wait_listening(entry)
-            yield entry
+            yield entry, proc.pid
     finally:
         os.unlink(handle.name)
 
@@ -122,8 +138,8 @@ def wait_listening(port: int, host: str = "127.0.0.1", timeout: float = 10) -> N
 
 
 @contextmanager
-def sandbox_path(target_port: int) -> Iterator[tuple[str, int] | None]:
-    """The local target with the benchmark server as its target; yields an ENI address."""
+def sandbox_path(target_port: int) -> Iterator[tuple[str, int, int]]:
+    """The local target with the benchmark server as its target; yields an ENI address, data-plane pid."""
     import yaml
 
     from privlink.spec import parse_spec
@@ -138,12 +154,13 @@ def sandbox_path(target_port: int) -> Iterator[tuple[str, int] | None]:
         try:
             status = target.up()
             host, port = status["consumers"][0]["addresses"][0].split(":")
-            yield host, int(port)
+            yield host, int(port), target.runtime()["pid"]
         finally:
             target.down()
 
 
 WRK_RPS = re.compile(r"Requests/sec:\s+([\d.]+)")
+WRK_COUNT = re.compile(r"(\d+) requests in")
 WRK_TRANSFER = re.compile(r"Transfer/sec:\s+([\d.]+)([KMG]?B)")
 WRK_PCT = re.compile(r"^\s+(50|99)(?:\.000)?%\s+([\d.]+)(us|ms|s)", re.M)
 UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
@@ -151,10 +168,12 @@ BYTES = {"B": 1 / 2**20, "KB": 1 / 1024, "MB": 1.0, "GB": 1024.0}
 
 
 def parse_wrk(text: str) -> dict[str, float]:
-    """Requests/s, MiB/s and p50/p99 latency (ms) from `wrk --latency` output."""
+    """Requests/s, requests, MiB/s and p50/p99 latency (ms) from `wrk --latency` output."""
     out: dict[str, float] = {}
     if m := WRK_RPS.search(text):
         out["rps"] = float(m.group(1))
+    if m := WRK_COUNT.search(text):
+        out["requests"] = float(m.group(1))
     if m := WRK_TRANSFER.search(text):
         out["mib_s"] = float(m.group(1)) * BYTES[m.group(2)]
     for pct, value, unit in WRK_PCT.findall(text):
@@ -163,6 +182,7 @@ def parse_wrk(text: str) -> dict[str, float]:
 
 
 def wrk(host: str, port: int, seconds: int, connections: int, path: str = "/", close: bool = False) -> dict:
+    """One wrk run (2 threads) against http://host:port/path; `close` sends `Connection: close`."""
     args = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency"]
     if close:
         args += ["-H", "Connection: close"]
@@ -171,18 +191,50 @@ def wrk(host: str, port: int, seconds: int, connections: int, path: str = "/", c
     return parse_wrk(result.stdout)
 
 
-def load_figures(name: str, host: str, port: int, seconds: int) -> dict[str, dict]:
-    results = {
-        "keepalive": wrk(host, port, seconds, 50),
-        "newconn": wrk(host, port, seconds, 50, close=True),
-        "bulk": wrk(host, port, seconds, 4, path="/bulk"),
-    }
-    for mode in ("keepalive", "newconn"):
-        r = results[mode]
-        emit(f"{name}.{mode}.rps", round(r.get("rps", 0.0)), "req/s")
-        emit(f"{name}.{mode}.p50", r.get("p50_ms"), "ms")
-        emit(f"{name}.{mode}.p99", r.get("p99_ms"), "ms")
-    emit(f"{name}.bulk.throughput", round(results["bulk"].get("mib_s", 0.0), 1), "MiB/s")
+# mode -> wrk arguments; every path gets the same
+MODES = {
+    "keepalive": {"connections": 50},
+    "newconn": {"connections": 50, "close": True},
+    "bulk": {"connections": 4, "path": "/bulk"},
+}
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time of a live process, from /proc (None elsewhere)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rpartition(")")[2].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def load_figures(
+    paths: dict[str, tuple[str, int]], seconds: int, pids: dict[str, int]
+) -> dict[str, dict[str, dict]]:
+    """wrk per mode over every path, the paths of one mode back to back.
+
+    On a small shared machine the load from other processes drifts within seconds; measuring the
+    paths of a mode one after the other (rather than all modes of one path, then the next path)
+    puts the two sides of each ratio in the same conditions. For the proxies (`pids`) also the CPU
+    time the proxy process spent per request, which that drift hardly moves.
+    """
+    results: dict[str, dict[str, dict]] = {name: {} for name in paths}
+    for mode, args in MODES.items():
+        for name, (host, port) in paths.items():
+            before = cpu_seconds(pids[name]) if name in pids else None
+            r = results[name][mode] = wrk(host, port, seconds, **args)
+            after = cpu_seconds(pids[name]) if name in pids else None
+            if before is not None and after is not None and r.get("requests"):
+                r["cpu_us"] = (after - before) / r["requests"] * 1e6
+    for name, r in results.items():
+        for mode in ("keepalive", "newconn"):
+            emit(f"{name}.{mode}.rps", round(r[mode].get("rps", 0.0)), "req/s")
+            emit(f"{name}.{mode}.p50", r[mode].get("p50_ms"), "ms")
+            emit(f"{name}.{mode}.p99", r[mode].get("p99_ms"), "ms")
+            if "cpu_us" in r[mode]:
+                emit(f"{name}.{mode}.cpu_per_request", round(r[mode]["cpu_us"], 1), "us")
+        emit(f"{name}.bulk.throughput", round(r["bulk"].get("mib_s", 0.0), 1), "MiB/s")
     return results
 
 
@@ -262,12 +314,17 @@ def main() -> None:
     if shutil.which("wrk") is None:
         emit("load", skipped="wrk is not installed (apt-get install wrk)")
         return
-    with target_server() as port:
-        direct = load_figures("direct", "127.0.0.1", port, seconds)
-        with sandbox_path(port) as (host, entry):
-            sandbox = load_figures("sandbox", host, entry, seconds)
-        with haproxy_chain(port) as entry:
-            haproxy = load_figures("haproxy", "127.0.0.1", entry, seconds) if entry else None
+    with target_server() as port, sandbox_path(port) as (host, entry, pid), haproxy_chain(port) as chain:
+        paths = {"direct": ("127.0.0.1", port), "sandbox": (host, entry)}
+        pids = {"sandbox": pid}
+        if chain:
+            paths["haproxy"] = ("127.0.0.1", chain[0])
+            pids["haproxy"] = chain[1]
+        results = load_figures(paths, seconds, pids)
+        emit("sandbox.peak_rss", peak_rss_mib(pid), "MiB")
+        if chain:
+            emit("haproxy.peak_rss", peak_rss_mib(chain[1]), "MiB")
+    direct, sandbox, haproxy = results["direct"], results["sandbox"], results.get("haproxy")
     emit("ratio.sandbox_vs_direct.keepalive_rps", ratio(sandbox["keepalive"], direct["keepalive"], "rps"),
          target=">= 0.5")
     if haproxy is None:

@@ -7,6 +7,8 @@ import struct
 
 import pytest
 from dnslib import QTYPE, RCODE, DNSRecord
+from hypothesis import given
+from hypothesis import strategies as st
 
 from privlink.targets.local.dataplane import dns, ppv2
 from privlink.targets.local.dataplane.choice import Candidate, TargetChooser
@@ -251,3 +253,20 @@ def test_ppv2_roundtrip_and_partial():
     assert ppv2.parse(ppv2.encode("1.2.3.4", 5, "6.7.8.9", 10))[0].endpoint_id is None
     with pytest.raises(ppv2.ProxyProtocolError):
         ppv2.parse(b"GET / HTTP/1.1\r\n\r\n")
+
+
+@given(st.integers(min_value=0, max_value=65535))
+def test_ppv2_encoder_is_encode_with_the_source_port_filled_in(src_port):
+    header = ppv2.encoder("10.1.0.10", "10.1.0.50", 8443, endpoint_id="vpce-0123456789abcdef0")
+    assert header(src_port) == ppv2.encode(
+        "10.1.0.10", src_port, "10.1.0.50", 8443, endpoint_id="vpce-0123456789abcdef0"
+    )
+    assert ppv2.encoder("1.2.3.4", "6.7.8.9", 10)(src_port) == ppv2.encode("1.2.3.4", src_port, "6.7.8.9", 10)
+
+
+def test_choice_pick_turns_per_node_over_a_kept_pool():
+    c = TargetChooser(TARGETS, cross_zone=True)
+    pool = ["x", "y", "z"]
+    assert [c.pick("az1", pool) for _ in range(4)] == ["x", "y", "z", "x"]
+    assert c.pick("az2", pool) == "x"  # each node keeps its own turn
+    assert c.pick("az1", []) is None

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from privlink.targets.local.dataplane.health import HEALTHY, UNUSED
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -38,7 +41,14 @@ class TargetChooser:
         return [t for t in scope if health.get(t.id) == HEALTHY]
 
     def choose(self, node_az_id: str, health: Mapping[str, str]) -> Candidate | None:
-        pool = self.eligible(node_az_id, health)
+        return self.pick(node_az_id, self.eligible(node_az_id, health))
+
+    def pick(self, node_az_id: str, pool: Sequence[T]) -> T | None:
+        """The node's next turn in `pool`: what `eligible` returned, or something kept in step with it.
+
+        The data plane keeps each node's pool (as connect addresses) until a health state changes,
+        so a connection costs one lookup and this round robin step.
+        """
         if not pool:
             return None
         i = self._next.get(node_az_id, 0)

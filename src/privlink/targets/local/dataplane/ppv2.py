@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
 
 SIGNATURE = b"\r\n\r\n\x00\r\nQUIT\n"
@@ -25,6 +26,16 @@ def encode(src_ip: str, src_port: int, dst_ip: str, dst_port: int, endpoint_id: 
         value = bytes([PP2_SUBTYPE_AWS_VPCE_ID]) + endpoint_id.encode("ascii")
         body += struct.pack("!BH", PP2_TYPE_AWS, len(value)) + value
     return SIGNATURE + bytes([VERSION_PROXY, AF_INET_STREAM]) + struct.pack("!H", len(body)) + body
+
+
+def encoder(
+    src_ip: str, dst_ip: str, dst_port: int, endpoint_id: str | None = None
+) -> Callable[[int], bytes]:
+    """`encode` with all but the source port fixed: a header per connection is then one join."""
+    whole = encode(src_ip, 0, dst_ip, dst_port, endpoint_id)
+    head, tail = whole[:24], whole[26:]  # the source port sits after the fixed part and both addresses
+    port = struct.Struct("!H").pack
+    return lambda src_port: b"".join((head, port(src_port), tail))
 
 
 @dataclass(frozen=True)

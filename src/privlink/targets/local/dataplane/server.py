@@ -16,7 +16,7 @@ import os
 import signal
 import socket
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -51,13 +51,6 @@ LINGER_RESET = struct.pack("ii", 1, 0)
 SHARED_DNS_IP = "127.0.0.1"  # the DNS server `status` shows, answering every name (for `dig` by hand)
 
 
-def _nodelay(transport: asyncio.BaseTransport) -> None:
-    sock = transport.get_extra_info("socket")
-    if sock is not None:
-        with contextlib.suppress(OSError):
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-
 def reset(transport: asyncio.BaseTransport) -> None:
     """Close with RST (what a client sees when nothing behind the address takes the connection)."""
     sock = transport.get_extra_info("socket")
@@ -68,16 +61,16 @@ def reset(transport: asyncio.BaseTransport) -> None:
 
 
 # --- forwarding ---------------------------------------------------------------------------------
+# Per connection the hot path does: one router call (a dict lookup and a round-robin step over
+# addresses kept since the last health change), one connect started inside the accept callback (no
+# Task), and the byte moving; the bytes that arrived meanwhile go out inside the upstream's
+# connection_made. No peer address unless PPv2 needs it, no logging, no TCP_NODELAY call (uvloop
+# and asyncio set it on every TCP transport). Flows break their reference cycles when they end, so
+# refcounting frees them without waiting for the cyclic GC.
 
-
-@dataclass(frozen=True)
-class Route:
-    """Where one accepted connection goes."""
-
-    host: str
-    port: int
-    local_ip: str | None  # the NLB node's loopback address as the source towards the target
-    header: bytes | None  # PPv2 header to send first
+# (host, port, source address for the connect, PPv2 header or None)
+Route = tuple[str, int, tuple[str, int], "bytes | None"]
+Router = Callable[[asyncio.BaseTransport], "Route | None"]
 
 
 class Downstream(asyncio.Protocol):
@@ -95,9 +88,12 @@ class Downstream(asyncio.Protocol):
         "idle_sweeps",
         "eof",
         "early",
+        "early_size",
+        "header",
+        "connecting",
     )
 
-    def __init__(self, plane: DataPlane, router: Callable[[tuple[str, int]], Route | None], idle: float):
+    def __init__(self, plane: DataPlane, router: Router, idle: float):
         self.plane = plane
         self.router = router
         self.idle = idle
@@ -108,60 +104,91 @@ class Downstream(asyncio.Protocol):
         self.closed = False
         self.idle_sweeps = 0
         self.eof = False
-        self.early: list[bytes] = []  # bytes that arrive before the upstream is connected
+        self.early: list[bytes] | None = None  # bytes that arrive before the upstream is connected
+        self.early_size = 0
+        self.header: bytes | None = None  # PPv2 header for the upstream
+        self.connecting: Coroutine[Any, Any, Any] | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        pass  # uvloop transports are not asyncio.Transport subclasses
-        self.transport = transport
-        transport.pause_reading()
-        _nodelay(transport)
-        transport.set_write_buffer_limits(WRITE_HIGH, WRITE_LOW)
-        route = self.router(transport.get_extra_info("peername"))
+        self.transport = transport  # type: ignore[assignment]
+        route = self.router(transport)
         if route is None:
             self.closed = True
             reset(transport)
             return
+        transport.set_write_buffer_limits(WRITE_HIGH, WRITE_LOW)  # type: ignore[attr-defined]
         self.plane.flows.add(self)
-        self.plane.loop.create_task(self._connect(route))
+        host, port, local, self.header = route
+        self.connecting = self.plane.loop.create_connection(self._upstream, host, port, local_addr=local)
+        self._step()
 
-    async def _connect(self, route: Route) -> None:
-        loop = self.plane.loop
+    def _step(self, _done: object = None) -> None:
+        """Step the connect coroutine until it finishes; `Upstream.connection_made` attaches the flow.
+
+        Stepped here rather than in a Task, so the connect starts inside this accept callback (a
+        Task's first step waits for the next loop iteration) and no Task is made per connection.
+        """
+        connecting = self.connecting
+        assert connecting is not None
         try:
-            local = (route.local_ip, 0) if route.local_ip else None
-            transport, up = await loop.create_connection(
-                lambda: Upstream(self), route.host, route.port, local_addr=local
-            )
-        except OSError as exc:
-            log.debug("connect %s:%s failed: %s", route.host, route.port, exc)
+            waiting = connecting.send(None)
+        except StopIteration:
+            self.connecting = None
+            return
+        except (Exception, asyncio.CancelledError) as exc:
+            self.connecting = None
+            if isinstance(exc, OSError):
+                log.debug("connect failed: %s", exc)
+            else:
+                log.warning("connect failed: %r", exc)
             if not self.closed and self.transport is not None:
                 reset(self.transport)
             return
+        if waiting is None:  # a bare yield: go on in the next iteration
+            self.plane.loop.call_soon(self._step)
+        else:
+            waiting.add_done_callback(self._step)
+
+    def attach(self, up: Upstream, transport: asyncio.BaseTransport) -> None:
+        """The upstream is connected: what waited goes out now, and from here bytes pass straight on."""
+        self.up = up
         if self.closed:
             transport.close()
             return
-        if route.header:
-            transport.write(route.header)
+        if self.header:
+            transport.write(self.header)  # type: ignore[attr-defined]
         if self.early:
-            transport.write(b"".join(self.early))
-            self.early.clear()
-        self.peer = transport
-        if self.eof and transport.can_write_eof():
-            transport.write_eof()
-        self.transport.resume_reading()  # type: ignore[union-attr]
+            transport.write(b"".join(self.early))  # type: ignore[attr-defined]
+            self.early = None
+        self.peer = transport  # type: ignore[assignment]
+        if self.eof and transport.can_write_eof():  # type: ignore[attr-defined]
+            transport.write_eof()  # type: ignore[attr-defined]
+        if self.early_size >= WRITE_HIGH:
+            self.transport.resume_reading()  # type: ignore[union-attr]
+
+    def _upstream(self) -> Upstream:
+        return Upstream(self)
 
     def data_received(self, data: bytes) -> None:
         peer = self.peer
-        if peer is None:  # uvloop may deliver data before pause_reading takes effect
-            self.early.append(data)
+        if peer is None:  # the client spoke before the upstream connected: hold it, bounded
+            if self.early is None:
+                self.early = [data]
+            else:
+                self.early.append(data)
+            self.early_size += len(data)
+            if self.early_size >= WRITE_HIGH:
+                self.transport.pause_reading()  # type: ignore[union-attr]
             return
         peer.write(data)
         self.active = True
 
     def eof_received(self) -> bool:
+        up = self.up
+        if up is not None and up.eof:
+            return False  # both sides done: closing sends the FIN on each, no shutdown() needed
         if self.peer is not None and self.peer.can_write_eof():
             self.peer.write_eof()
-        if self.up is not None and self.up.eof:
-            return False
         self.eof = True
         return True
 
@@ -176,11 +203,14 @@ class Downstream(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
         self.plane.flows.discard(self)
-        if self.peer is not None:
+        peer = self.peer
+        if peer is not None:
             if exc is None:
-                self.peer.close()
+                peer.close()
             else:
-                self.peer.abort()
+                peer.abort()
+        self.up = None  # break the flow's cycles: refcounting frees it
+        self.early = None
 
 
 class Upstream(asyncio.Protocol):
@@ -189,27 +219,26 @@ class Upstream(asyncio.Protocol):
     __slots__ = ("down", "peer", "transport", "active", "eof")
 
     def __init__(self, down: Downstream):
-        self.down = down
+        self.down: Downstream | None = down
         self.peer = down.transport
         self.active = False
         self.eof = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        pass  # uvloop transports are not asyncio.Transport subclasses
         self.transport = transport
-        _nodelay(transport)
-        transport.set_write_buffer_limits(WRITE_HIGH, WRITE_LOW)
-        self.down.up = self
+        transport.set_write_buffer_limits(WRITE_HIGH, WRITE_LOW)  # type: ignore[attr-defined]
+        self.down.attach(self, transport)  # type: ignore[union-attr]
 
     def data_received(self, data: bytes) -> None:
         self.peer.write(data)  # type: ignore[union-attr]
         self.active = True
 
     def eof_received(self) -> bool:
+        down = self.down
+        if down is not None and down.eof:
+            return False  # both sides done: closing sends the FIN on each, no shutdown() needed
         if self.peer is not None and self.peer.can_write_eof():
             self.peer.write_eof()
-        if self.down.eof:
-            return False
         self.eof = True
         return True
 
@@ -220,8 +249,8 @@ class Upstream(asyncio.Protocol):
         self.peer.resume_reading()  # type: ignore[union-attr]
 
     def connection_lost(self, exc: Exception | None) -> None:
-        down = self.down
-        if down.closed or down.transport is None:
+        down, self.down = self.down, None
+        if down is None or down.closed or down.transport is None:
             return
         if exc is None:
             down.transport.close()
@@ -247,7 +276,6 @@ class DemoHttp(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         pass  # uvloop transports are not asyncio.Transport subclasses
         self.transport = transport
-        _nodelay(transport)
         self.plane.conns.add(transport)
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -386,9 +414,29 @@ class LbRuntime:
     chooser: TargetChooser | None = None
     checkers: dict[str, asyncio.Task[None]] = field(default_factory=dict)
     node_rr: int = 0
+    pools: dict[str, list[tuple[str, int]]] = field(default_factory=dict)  # node AZ ID -> eligible addresses
 
     def states(self) -> dict[str, str]:
         return {tid: h.state for tid, h in self.health.items()}
+
+    def pick(self, node_az_id: str) -> tuple[str, int] | None:
+        """The connect address of the target this node sends its next connection to."""
+        pool = self.pools.get(node_az_id)
+        if pool is None:
+            assert self.chooser is not None
+            eligible = self.chooser.eligible(node_az_id, self.states())
+            pool = self.pools[node_az_id] = [self.addresses[c.id] for c in eligible]
+        return self.chooser.pick(node_az_id, pool)  # type: ignore[union-attr]
+
+    def health_changed(self) -> None:
+        self.pools.clear()
+
+
+def _no_route(transport: asyncio.BaseTransport) -> Route | None:
+    return None
+
+
+NO_ROUTE: tuple[Router, float] = (_no_route, 350.0)
 
 
 class DataPlane:
@@ -411,6 +459,9 @@ class DataPlane:
         self.nodes: dict[tuple, tuple[asyncio.Server, tuple[str, int]]] = {}
         self.enis: dict[tuple[str, int], tuple[asyncio.Server, str, str]] = {}  # -> server, endpoint, eni
         self.endpoints: dict[str, Endpoint] = {}
+        # listener -> (router, idle timeout), rebuilt on every apply; listeners outlive reloads
+        self.node_routes: dict[tuple, tuple[Router, float]] = {}
+        self.eni_routes: dict[str, tuple[Router, float]] = {}
         self.refusals: dict[str, str | None] = {}
         self.bind_errors: dict[str, str] = {}
         self.dns_servers: list[asyncio.BaseTransport | asyncio.Server] = []
@@ -559,6 +610,7 @@ class DataPlane:
                         health[t.id].state = UNUSED
             rt.health, rt.addresses = health, addresses
             rt.chooser = TargetChooser([Candidate(t.id, t.az_id) for t in lb.targets], lb.cross_zone)
+            rt.health_changed()
             for task in rt.checkers.values():
                 task.cancel()
             rt.checkers = {
@@ -570,6 +622,10 @@ class DataPlane:
         wanted_nodes = {
             (lb.id, n.az_id, n.bind_ip, n.port): (lb, n) for lb in config.load_balancers for n in lb.nodes
         }
+        self.node_routes = {
+            key: (self._node_router(self.lbs[lb.id], n), lb.idle_timeout_seconds)
+            for key, (lb, n) in wanted_nodes.items()
+        }
         for key in [k for k in self.nodes if k not in wanted_nodes]:
             self.nodes.pop(key)[0].close()
         for key, (lb, n) in wanted_nodes.items():
@@ -577,7 +633,7 @@ class DataPlane:
                 continue
             try:
                 server = await self.loop.create_server(
-                    lambda lb_id=lb.id, n=n: Downstream(self, self._node_router(lb_id, n), self._idle(lb_id)),
+                    lambda key=key: Downstream(self, *self.node_routes.get(key, NO_ROUTE)),
                     n.bind_ip,
                     n.port,
                     backlog=LISTEN_BACKLOG,
@@ -592,12 +648,20 @@ class DataPlane:
     async def _apply_endpoints(self, config: DataPlaneConfig) -> None:
         wanted: dict[tuple[str, int], tuple[Endpoint, Eni]] = {}
         self.refusals = {}
+        eni_routes: dict[str, tuple[Router, float]] = {}
         for ep in config.endpoints:
+            rt = self.lbs.get(ep.load_balancer_id)
             for eni in ep.enis:
                 reason = refusal(ep, eni.private_ip)
                 self.refusals[eni.eni_id] = reason
                 if reason is None:
                     wanted[(eni.bind_ip, ep.port)] = (ep, eni)
+                    if rt is not None:
+                        eni_routes[eni.eni_id] = (
+                            self._eni_router(rt, ep, eni),
+                            rt.config.idle_timeout_seconds,
+                        )
+        self.eni_routes = eni_routes
         for key in list(self.enis):
             server, ep_id, eni_id = self.enis[key]
             if key not in wanted or (wanted[key][0].endpoint_id, wanted[key][1].eni_id) != (ep_id, eni_id):
@@ -608,9 +672,7 @@ class DataPlane:
                 continue
             try:
                 server = await self.loop.create_server(
-                    lambda ep_id=ep.endpoint_id, eni=eni: Downstream(
-                        self, self._eni_router(ep_id, eni), self._idle_for_endpoint(ep_id)
-                    ),
+                    lambda eni_id=eni.eni_id: Downstream(self, *self.eni_routes.get(eni_id, NO_ROUTE)),
                     eni.bind_ip,
                     ep.port,
                     backlog=LISTEN_BACKLOG,
@@ -626,64 +688,47 @@ class DataPlane:
             if tuple(transport.get_extra_info("sockname") or ())[:2] == address:
                 transport.abort()
 
-    def _idle(self, lb_id: str) -> float:
-        rt = self.lbs.get(lb_id)
-        return rt.config.idle_timeout_seconds if rt else 350.0
+    # routing: built on every apply, called once per accepted connection
 
-    def _idle_for_endpoint(self, ep_id: str) -> float:
-        ep = self.endpoints.get(ep_id)
-        return self._idle(ep.load_balancer_id) if ep else 350.0
+    def _node_router(self, rt: LbRuntime, node: NlbNode) -> Router:
+        """A connection straight to an NLB node: PPv2 (when on) names the real client."""
+        az_id, source = node.az_id, (node.bind_ip, 0)
+        dst, port = node.private_ip or node.bind_ip, rt.config.listener_port
+        proxy_protocol = rt.config.proxy_protocol
 
-    # routing (called once per accepted connection)
-
-    def _pick(self, rt: LbRuntime, node: NlbNode) -> tuple[str, int] | None:
-        assert rt.chooser is not None
-        chosen = rt.chooser.choose(node.az_id, rt.states())
-        return rt.addresses.get(chosen.id) if chosen else None
-
-    def _node_router(self, lb_id: str, node: NlbNode) -> Callable[[tuple[str, int]], Route | None]:
-        def route(peer: tuple[str, int]) -> Route | None:
-            rt = self.lbs.get(lb_id)
-            if rt is None:
-                return None
-            addr = self._pick(rt, node)
+        def route(transport: asyncio.BaseTransport) -> Route | None:
+            addr = rt.pick(az_id)
             if addr is None:
                 return None
             header = None
-            if rt.config.proxy_protocol:
-                dst = node.private_ip or node.bind_ip
-                header = ppv2.encode(peer[0], peer[1], dst, rt.config.listener_port)
-            return Route(addr[0], addr[1], node.bind_ip, header)
+            if proxy_protocol:
+                peer = transport.get_extra_info("peername")
+                header = ppv2.encode(peer[0], peer[1], dst, port)
+            return addr[0], addr[1], source, header
 
         return route
 
-    def _eni_router(self, ep_id: str, eni: Eni) -> Callable[[tuple[str, int]], Route | None]:
-        def route(peer: tuple[str, int]) -> Route | None:
-            ep = self.endpoints.get(ep_id)
-            rt = self.lbs.get(ep.load_balancer_id) if ep else None
-            if ep is None or rt is None or self.refusals.get(eni.eni_id) is not None:
-                return None
-            # The listener outlives reloads: use this ENI as the current config has it.
-            current = next((e for e in ep.enis if e.eni_id == eni.eni_id), None)
-            if current is None:
-                return None
-            nodes = rt.config.nodes
-            if ep.cross_region:
-                first = rt.node_rr % len(nodes) if nodes else 0
-                candidates = nodes[first:] + nodes[:first]
+    def _eni_router(self, rt: LbRuntime, ep: Endpoint, eni: Eni) -> Router:
+        """An admitted ENI: its AZ ID's node (or, cross-region, the nodes in turn) picks the target."""
+        nodes = [
+            (n.az_id, (n.bind_ip, 0)) for n in rt.config.nodes if ep.cross_region or n.az_id == eni.az_id
+        ]
+        encode = None
+        if rt.config.proxy_protocol:
+            encode = ppv2.encoder(ep.source.ip, eni.private_ip, ep.port, endpoint_id=ep.endpoint_id)
+        cross_region = ep.cross_region
+
+        def route(transport: asyncio.BaseTransport) -> Route | None:
+            order = nodes
+            if cross_region and nodes:
+                first = rt.node_rr % len(nodes)
                 rt.node_rr += 1
-            else:
-                candidates = [n for n in nodes if n.az_id == current.az_id]  # same AZ ID, or nothing
-            for node in candidates:
-                addr = self._pick(rt, node)
-                if addr is None:
-                    continue
-                header = None
-                if rt.config.proxy_protocol:
-                    header = ppv2.encode(
-                        ep.source.ip, peer[1], current.private_ip, ep.port, endpoint_id=ep.endpoint_id
-                    )
-                return Route(addr[0], addr[1], node.bind_ip, header)
+                order = nodes[first:] + nodes[:first]
+            for az_id, source in order:
+                addr = rt.pick(az_id)
+                if addr is not None:
+                    header = encode(transport.get_extra_info("peername")[1]) if encode else None
+                    return addr[0], addr[1], source, header
             return None
 
         return route
@@ -699,6 +744,7 @@ class DataPlane:
             if state is None:
                 return
             if state.record(passed):
+                rt.health_changed()
                 log.info("target %s of %s is %s", target_id, rt.config.id, state.state)
                 self.write_runtime()
             await asyncio.sleep(hc.interval_seconds * self.time_scale)
