@@ -375,6 +375,33 @@ def test_down_after_an_interrupted_up_removes_everything(workdir, step):
     assert_nothing_left(workdir, block, dns)
 
 
+# `down` interrupted: mid-stack (the world on disk still holds the whole stack) or between stacks
+DOWN_STEPS = [
+    "delete:privlink-hello-vpn-dev/first",
+    "deleted:privlink-hello-vpn-dev",
+    "delete:privlink-hello-consumer-dev/first",
+    "deleted:privlink-hello-consumer-dev",
+    "delete:privlink-hello-producer/first",
+]
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("step", DOWN_STEPS)
+def test_down_interrupted_then_down_removes_everything(workdir, step):
+    privlink(workdir, "up")
+    block, dns = sandbox_addresses(workdir)
+    if step.endswith("/first"):  # the first resource `down` deletes: the last one created
+        world = json.loads((workdir / ".privlink" / "sandbox.json").read_text())
+        stack = next(s for s in world["stacks"].values() if s["name"] == step.split(":")[1].split("/")[0])
+        step = step.replace("/first", "/" + stack["order"][-1])
+    done = privlink(workdir, "down", "--yes", rc=130, env={"PRIVLINK_TEST_INTERRUPT_AT": step})
+    assert done.stderr.splitlines()[-1] == INTERRUPTED
+    assert dataplane_pids(workdir / ".privlink") == []  # the data plane goes first
+    assert (workdir / ".privlink" / "sandbox.json").exists()  # what is left is still recorded
+    privlink(workdir, "down", "--yes")
+    assert_nothing_left(workdir, block, dns)
+
+
 def test_a_state_write_interrupted_before_its_rename_leaves_no_temp_file(tmp_path, monkeypatch):
     from privlink.targets.local.dataplane import config
 

@@ -3,7 +3,9 @@ point deterministically (`PRIVLINK_TEST_INTERRUPT_AT=<step>`). Unset, it does no
 
 Steps: `<stack>/<LogicalId>` once that resource is created or updated, `deployed:<stack>` once a
 stack and its follow-ups are done (before the world is saved), `import-certificates:<consumer>`,
-`dataplane-starting` (the process is spawned but not ready yet).
+`dataplane-starting` (the process is spawned but not ready yet); in `down`,
+`delete:<stack>/<LogicalId>` once that resource is deleted and `deleted:<stack>` once the stack is
+gone and the world saved.
 """
 
 from __future__ import annotations

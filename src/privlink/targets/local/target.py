@@ -583,6 +583,7 @@ class LocalTarget(Target):
                         progress(f"{stack.stack_name}: deleting")
                         engine.delete(stack.stack_name, stack.account, stack.region)
                         self.save_world(world)
+                        interrupt_point(f"deleted:{stack.stack_name}")
             for arn, cert in list(world.certificates.items()):
                 if cert.tags.get(naming.TAG_LINK) == self.spec.name:
                     world.delete_certificate(arn)

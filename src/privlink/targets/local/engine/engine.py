@@ -251,6 +251,7 @@ class Engine:
                     raise DeployFailed(stack_name, f"cannot delete {lid} ({entry.type}): {reason}") from exc
             del record.resources[lid]
             self._event(record, lid, entry.type, entry.physical_id, "DELETE_COMPLETE")
+            interrupt_point(f"delete:{stack_name}/{lid}")
         del self.world.stacks[key]
 
     # --- helpers --------------------------------------------------------------------------
