@@ -210,6 +210,36 @@ def test_rollback_complete_stack_is_deleted_then_recreated(stubbed, clock):
     assert [c.action for c in result.changes] == ["Create stack", "Add"]
 
 
+def test_a_create_left_rolling_back_by_an_earlier_run_is_waited_for_then_recreated(stubbed, clock):
+    """An `up` interrupted while the first create failed: the stack is still ROLLBACK_IN_PROGRESS."""
+    cfn, stub = stubbed("cloudformation")
+    stub.add_response("describe_stacks", stack("ROLLBACK_IN_PROGRESS"))
+    # wait: marker, then events until the stack settles
+    stub.add_response("describe_stack_events", {"StackEvents": [ev(4, "ROLLBACK_IN_PROGRESS")]})
+    stub.add_response("describe_stack_events", {"StackEvents": [ev(4, "ROLLBACK_IN_PROGRESS")]})
+    stub.add_response("describe_stacks", stack("ROLLBACK_IN_PROGRESS"))
+    stub.add_response(
+        "describe_stack_events", {"StackEvents": [ev(5, "ROLLBACK_COMPLETE"), ev(4, "ROLLBACK_IN_PROGRESS")]}
+    )
+    stub.add_response("describe_stacks", stack("ROLLBACK_COMPLETE"))
+    # then as any ROLLBACK_COMPLETE stack: deleted and created anew
+    stub.add_response("describe_stacks", stack("ROLLBACK_COMPLETE"))
+    stub.add_response("describe_stack_events", {"StackEvents": [ev(5, "ROLLBACK_COMPLETE")]})
+    stub.add_response("delete_stack", {})
+    stub.add_response(
+        "describe_stack_events", {"StackEvents": [ev(7, "DELETE_COMPLETE"), ev(6, "DELETE_IN_PROGRESS")]}
+    )
+    stub.add_response("describe_stacks", stack("DELETE_COMPLETE"))
+    stub_change_set(stub, "CREATE")
+    lines = []
+    deployer = Deployer(cfn, lines.append, sleep=clock.sleep, clock=clock.now, poll_delay=5)
+    result = deployer.create_change_set("privlink-x-producer", {"Resources": {}}, {}, {})
+    assert result.change_set_type == "CREATE"
+    assert lines[0] == "privlink-x-producer: ROLLBACK_IN_PROGRESS from an earlier run; waiting for it to finish"
+    assert "privlink-x-producer: ROLLBACK_COMPLETE from an earlier failed create; deleting it first" in lines
+    stub.assert_no_pending_responses()
+
+
 def test_change_set_wait_times_out_and_says_what_it_waited_for(stubbed, clock):
     cfn, stub = stubbed("cloudformation")
     stub.add_client_error(

@@ -113,14 +113,18 @@ class Deployer:
     ) -> ChangeSetResult:
         """Create a change set (CREATE for a new stack, UPDATE for an existing one) and describe it."""
         stack = self.describe_stack(stack_name)
-        if stack is not None and stack["StackStatus"] == "ROLLBACK_COMPLETE":
+        status = stack["StackStatus"] if stack is not None else ""
+        if status.endswith("_IN_PROGRESS") and status != "REVIEW_IN_PROGRESS":
+            # an earlier run (interrupted, say) left an operation going: wait, then judge its end
+            self.progress(f"{stack_name}: {status} from an earlier run; waiting for it to finish")
+            stack = self.wait_for_stack(stack_name, "an operation already in progress")
+            status = stack["StackStatus"] if stack is not None else ""
+        if status == "ROLLBACK_COMPLETE":
             self.progress(f"{stack_name}: ROLLBACK_COMPLETE from an earlier failed create; deleting it first")
             self.delete_stack(stack_name)
             stack = None
         # REVIEW_IN_PROGRESS: a stack created by a change set that never ran; it still needs CREATE.
         kind = "CREATE" if stack is None or stack["StackStatus"] == "REVIEW_IN_PROGRESS" else "UPDATE"
-        if stack is not None and stack["StackStatus"].endswith("_IN_PROGRESS") and kind == "UPDATE":
-            self.wait_for_stack(stack_name, "an operation already in progress")
         name = f"{CHANGE_SET_PREFIX}{uuid.uuid4().hex[:16]}"
         body = json.dumps(template, separators=(",", ":"))
         size = len(body.encode())
