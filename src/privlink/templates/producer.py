@@ -8,11 +8,7 @@ from typing import Any
 
 from troposphere import AWSHelperFn, GetAtt, Ref, Sub
 from troposphere.ec2 import (
-    BlockDeviceMapping,
-    EbsBlockDevice,
     Instance,
-    MetadataOptions,
-    NetworkInterfaceProperty,
     SecurityGroup,
     SecurityGroupRule,
     VPCEndpointConnectionNotification,
@@ -37,6 +33,7 @@ from privlink.spec.models import Spec, Target
 from privlink.templates import naming
 from privlink.templates.builder import StackBuilder
 from privlink.templates.demo_app import user_data
+from privlink.templates.instance import private_instance
 from privlink.templates.network import AzByName, Network, add_network
 from privlink.templates.security import skip
 from privlink.templates.stacks import FromAccount, ParamBinding
@@ -207,28 +204,12 @@ def add_demo_app(b: StackBuilder, spec: Spec, net: Network) -> list[Instance]:
     )
     instances = []
     for i, subnet in enumerate(net.subnet_ids):
-        instance = Instance(
+        instance = private_instance(
             demo_instance_id(i),
-            ImageId=Ref(image),
-            InstanceType=DEMO_INSTANCE_TYPE,
-            NetworkInterfaces=[
-                NetworkInterfaceProperty(
-                    DeviceIndex="0",
-                    SubnetId=subnet,
-                    GroupSet=[Ref(group)],
-                    AssociatePublicIpAddress=False,
-                    DeleteOnTermination=True,
-                )
-            ],
-            MetadataOptions=MetadataOptions(
-                HttpEndpoint="enabled", HttpTokens="required", HttpPutResponseHopLimit=1
-            ),
-            BlockDeviceMappings=[
-                BlockDeviceMapping(
-                    DeviceName="/dev/xvda",
-                    Ebs=EbsBlockDevice(Encrypted=True, VolumeType="gp3", DeleteOnTermination=True),
-                )
-            ],
+            image=image,
+            instance_type=DEMO_INSTANCE_TYPE,
+            subnet=subnet,
+            group=group,
             UserData=user_data(service.backend_port),
         )
         instances.append(

@@ -13,12 +13,8 @@ from __future__ import annotations
 
 from troposphere import Ref, Sub
 from troposphere.ec2 import (
-    BlockDeviceMapping,
     CreditSpecification,
-    EbsBlockDevice,
     Instance,
-    MetadataOptions,
-    NetworkInterfaceProperty,
     SecurityGroup,
     SecurityGroupRule,
     VPCEndpoint,
@@ -28,6 +24,7 @@ from troposphere.iam import InstanceProfile, Role
 from privlink.spec.models import Consumer, Spec
 from privlink.templates import naming
 from privlink.templates.builder import StackBuilder
+from privlink.templates.instance import private_instance
 from privlink.templates.network import Network
 
 INSTANCE = "TestInstance"
@@ -139,31 +136,15 @@ def add_test_instance(
                     name=f"privlink-{spec.name}-{consumer.name}-{service}",
                 )
             )
-    instance = Instance(
+    instance = private_instance(
         INSTANCE,
-        ImageId=Ref(image),
-        InstanceType=settings.instance_type,
+        image=image,
+        instance_type=settings.instance_type,
+        subnet=net.subnet_ids[0],
+        group=group,
         # Standard credits: an idle probe host never bursts, and can never run up surplus charges.
         CreditSpecification=CreditSpecification(CPUCredits="standard"),
         IamInstanceProfile=Ref(profile),
-        NetworkInterfaces=[
-            NetworkInterfaceProperty(
-                DeviceIndex="0",
-                SubnetId=net.subnet_ids[0],
-                GroupSet=[Ref(group)],
-                AssociatePublicIpAddress=False,
-                DeleteOnTermination=True,
-            )
-        ],
-        MetadataOptions=MetadataOptions(
-            HttpEndpoint="enabled", HttpTokens="required", HttpPutResponseHopLimit=1
-        ),
-        BlockDeviceMappings=[
-            BlockDeviceMapping(
-                DeviceName="/dev/xvda",
-                Ebs=EbsBlockDevice(Encrypted=True, VolumeType="gp3", DeleteOnTermination=True),
-            )
-        ],
     )
     if endpoints:
         # The agent registers at boot; with the endpoints up first it is online within minutes.

@@ -18,6 +18,7 @@ from privlink.targets.local.engine.handlers.base import (
     Op,
     allocate_ip,
     as_bool,
+    endpoint_security_groups,
     release_ips,
     remove,
     tags_of,
@@ -103,13 +104,7 @@ def place(op: Op, endpoint_id: str, data: dict[str, Any], props: dict[str, Any])
                 "by the VPC endpoint service.",
             )
         zones.append(subnet.data["az"])
-    sg_ids = list(props.get("SecurityGroupIds") or []) or [vpc.data["default_sg"]]
-    for sg_id in sg_ids:
-        sg = op.find(sg_id, "AWS::EC2::SecurityGroup", "security group", "InvalidGroup.NotFound")
-        if sg.data["vpc_id"] != vpc.id:
-            raise SimulatedAwsError(
-                "InvalidParameter", f"The security group {sg_id} does not belong to {vpc.id}"
-            )
+    sg_ids = endpoint_security_groups(op, props, vpc)
     private_dns = as_bool(props.get("PrivateDnsEnabled"), False)
     name = private_dns_name(data["aws_service"], op.region)
     if private_dns:

@@ -134,6 +134,18 @@ def allocate_ip(world: World, subnet: Resource, owner: str, wanted: str | None =
     raise SimulatedAwsError("InsufficientFreeAddressesInSubnet", f"Subnet {subnet.id} has no free addresses")
 
 
+def endpoint_security_groups(op: Op, props: dict[str, Any], vpc: Resource) -> list[str]:
+    """An interface endpoint's security groups: as given (each in its VPC), else the VPC's default."""
+    sg_ids = list(props.get("SecurityGroupIds") or []) or [vpc.data["default_sg"]]
+    for sg_id in sg_ids:
+        sg = op.find(sg_id, "AWS::EC2::SecurityGroup", "security group", "InvalidGroup.NotFound")
+        if sg.data["vpc_id"] != vpc.id:
+            raise SimulatedAwsError(
+                "InvalidParameter", f"The security group {sg_id} does not belong to {vpc.id}"
+            )
+    return sg_ids
+
+
 def release_ips(world: World, owner: str) -> None:
     for subnet in world.of_type("AWS::EC2::Subnet"):
         allocated = subnet.data.get("allocated", {})

@@ -12,6 +12,7 @@ from privlink.targets.local.engine.handlers.base import (
     Op,
     allocate_ip,
     as_bool,
+    endpoint_security_groups,
     register,
     release_ips,
     remove,
@@ -292,13 +293,7 @@ class EndpointHandler(Handler):
                     f"The VPC endpoint service {service.name} does not "
                     f"support the availability zone of the subnet: {subnet.id}.",
                 )
-        sg_ids = list(props.get("SecurityGroupIds") or []) or [vpc.data["default_sg"]]
-        for sg_id in sg_ids:
-            sg = op.find(sg_id, "AWS::EC2::SecurityGroup", "security group", "InvalidGroup.NotFound")
-            if sg.data["vpc_id"] != vpc.id:
-                raise SimulatedAwsError(
-                    "InvalidParameter", f"The security group {sg_id} does not belong to {vpc.id}"
-                )
+        sg_ids = endpoint_security_groups(op, props, vpc)
         private_dns = as_bool(props.get("PrivateDnsEnabled"), False)
         if private_dns:
             if not service.private_dns_name:
