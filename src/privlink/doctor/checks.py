@@ -562,8 +562,12 @@ def check_private_name(obs: Observation) -> list[Finding]:
         name = norm(c.expected_private_name)
         if not name:
             continue
-        if endpoint.private_dns_enabled and not obs.known(producer_part("service")):
-            # whether AWS answers the name from the endpoint depends on the service's private name
+        if (
+            endpoint.private_dns_enabled
+            and name == norm(obs.expected.private_dns_name)
+            and not obs.known(producer_part("service"))
+        ):
+            # AWS may answer the service's private name from the endpoint: that needs the service
             found.append(skipped("private-name-unresolved", f"consumer:{c.name}", [producer_part("service")]))
             continue
         if endpoint.private_dns_enabled and service is not None and norm(service.private_dns_name) == name:
@@ -719,7 +723,9 @@ def check_cross_region(obs: Observation) -> list[Finding]:
                 )
             )
     lb = load_balancer(obs)
-    if remote and lb is not None:
+    if remote and lb is not None and not obs.known(producer_part("listeners")):
+        found.append(skipped("cross-region-not-supported", "producer", [producer_part("listeners")]))
+    elif remote and lb is not None:
         for listener in lb.listeners:
             if listener.idle_timeout is not None and listener.idle_timeout != NLB_DEFAULT_IDLE_TIMEOUT:
                 found.append(

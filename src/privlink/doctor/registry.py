@@ -103,8 +103,7 @@ CHECKS: list[Check] = [
     Check(
         "cross-region-not-supported",
         ("cross-region-not-supported", "check-skipped"),
-        checks.check_cross_region,
-        ("producer.listeners",),
+        checks.check_cross_region,  # judges the service, endpoints and listeners each when known
     ),
     Check("nlb-idle-timeout", ("nlb-idle-timeout",), checks.check_nlb_idle_timeout, ("producer.listeners",)),
 ]
