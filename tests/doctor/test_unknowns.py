@@ -165,3 +165,8 @@ def test_describe_failed_says_what_to_grant(code, fix):
     assert describe_fix(error) == fix
     finding = run_checks(Observation(errors=[error]), [CHECK["observe-errors"]])[0]
     assert finding.fix == fix and finding.evidence.endswith("; not judged: producer.target_health")
+
+
+def test_a_failure_that_is_not_an_aws_call_keeps_the_generic_fix():
+    error = ObserveError(side="producer", call="dataplane", code="NotRunning", message="run `privlink up`")
+    assert "grant" not in describe_fix(error) and "dataplane" in describe_fix(error)

@@ -86,7 +86,13 @@ def skipped(check: str, resource: str, parts: list[str]) -> Finding:
 
 
 def describe_fix(e: ObserveError) -> str:
-    action = e.action or e.call
+    """What to do about a failed call: the IAM action to grant when AWS denied it."""
+    if not e.action:  # not an AWS call (the sandbox's data plane)
+        return (
+            "check the credentials of this account (accounts: in the spec) and the IAM permissions "
+            f"for {e.call}; findings that need it are incomplete"
+        )
+    action = e.action
     account = f"account {e.account} (accounts.{e.account} in the spec)" if e.account else "this account"
     if e.code in DENIED_CODES:
         return (
