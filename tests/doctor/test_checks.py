@@ -32,7 +32,13 @@ CHECK = {c.name: c for c in CHECKS}
 
 # check name -> (finding id, severity, a resource ID, words the evidence must contain, words of the fix)
 BROKEN = {
-    "observe-errors": ("describe-failed", "warning", "consumer:ops", "AccessDenied", "permissions"),
+    "observe-errors": (
+        "describe-failed",
+        "warning",
+        "consumer:ops",
+        "AccessDenied",
+        "grant IAM permission route53:ListHostedZonesByVPC to the credentials of account ops",
+    ),
     "connection-pending-acceptance": (
         "connection-pending-acceptance",
         "error",

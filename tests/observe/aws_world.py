@@ -136,9 +136,12 @@ def hex_id(*parts: str, n: int = 17) -> str:
 class AwsFault(Exception):
     """An AWS error response: `code`, `message`, HTTP `status`."""
 
-    def __init__(self, code: str, message: str, status: int = 400) -> None:
+    def __init__(
+        self, code: str, message: str, status: int = 400, only: dict[str, Any] | None = None
+    ) -> None:
         super().__init__(f"{code}: {message}")
         self.code, self.message, self.status = code, message, status
+        self.only = only or {}  # fail only the calls with these parameters
 
 
 Handler = Callable[[dict[str, Any], Callable[[dict[str, Any]], dict[str, Any]]], dict[str, Any]]
@@ -468,21 +471,33 @@ class AwsWorld:
 
         return RoutedSession()
 
-    def fail(self, label: str, region: str, operation: str, code: str, message: str, status: int = 400):
-        """Make `operation` (e.g. "DescribeTargetHealth") in that account and region answer an error."""
-        self.failures[(label, region, operation)] = AwsFault(code, message, status)
+    def fail(
+        self,
+        label: str,
+        region: str,
+        operation: str,
+        code: str,
+        message: str,
+        status: int = 400,
+        only: dict[str, Any] | None = None,
+    ):
+        """Make `operation` (e.g. "DescribeTargetHealth") in that account and region answer an error;
+        with `only`, just the calls with those parameters (e.g. {"StackName": ...})."""
+        self.failures[(label, region, operation)] = AwsFault(code, message, status, only)
 
     def handler(self, label: str, region: str, service: str, op: str) -> Handler | None:
         with self.lock:
             self.calls.append((label, region, op))
+        found = getattr(self, f"_{xform_name(op)}", None)
         fault = self.failures.get((label, region, op))
         if fault is not None:
 
             def failing(params, moto):
+                if any(params.get(k) != v for k, v in fault.only.items()):
+                    return found(label, region, params, moto) if found else moto(params)
                 raise fault
 
             return failing
-        found = getattr(self, f"_{xform_name(op)}", None)
         if found is None:
             return None
         return lambda params, moto: found(label, region, params, moto)

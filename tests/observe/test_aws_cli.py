@@ -132,3 +132,29 @@ def test_test_fails_at_resolve_and_points_to_doctor(cli):
     assert "FAIL resolve" in out and "cannot resolve hello.example.com" in out
     assert "test failed at step: resolve" in out
     assert "run `privlink doctor`" in err and "Traceback" not in err
+
+
+def test_doctor_with_a_denied_call_warns_and_names_the_permission(cli):
+    """Through the aws target's gateway: the unread target health is not "no registered targets"."""
+    cli.world.fail(
+        "prod",
+        "eu-central-1",
+        "DescribeTargetHealth",
+        "AccessDenied",
+        "User: arn:aws:sts::111111111111:assumed-role/privlink/privlink is not authorized to perform: "
+        "elasticloadbalancing:DescribeTargetHealth",
+        403,
+    )
+
+    code, out, err = cli("doctor", "--output", "json")
+    report = json.loads(out)
+    assert code == 0 and "Traceback" not in err
+    assert [(f["id"], f["severity"]) for f in report["findings"] if f["severity"] != "info"] == [
+        ("describe-failed", "warning")
+    ]
+    denied = report["findings"][0]
+    assert "grant IAM permission elasticloadbalancing:DescribeTargetHealth" in denied["fix"]
+    assert "accounts.prod" in denied["fix"]
+    assert any(
+        f["id"] == "check-skipped" and "targets-unhealthy" in f["evidence"] for f in report["findings"]
+    )

@@ -1,7 +1,10 @@
 """The doctor's checks: each a pure function `(Observation) -> list[Finding]` with a stable id.
 
 Checks only loop over the observation; they never call AWS or the sandbox. Every finding names the
-concrete IDs and the fix (a privlink command or the spec key to change).
+concrete IDs and the fix (a privlink command or the spec key to change). A check never judges a part
+of the observation that could not be read (`Observation.unknown`): the registry skips a check whose
+declared parts are unknown, and a check with a finding that needs one more part asks `obs.known`
+itself; both say so with a `check-skipped` info.
 """
 
 from __future__ import annotations
@@ -10,7 +13,16 @@ import ipaddress
 from collections.abc import Iterator
 
 from privlink.doctor.findings import Finding
-from privlink.observe.model import Consumer, Endpoint, IngressRule, LoadBalancer, Observation
+from privlink.observe.model import (
+    Consumer,
+    Endpoint,
+    IngressRule,
+    LoadBalancer,
+    Observation,
+    ObserveError,
+    consumer_part,
+    producer_part,
+)
 
 NLB_DEFAULT_IDLE_TIMEOUT = 350
 
@@ -52,6 +64,44 @@ def principal_allowed(principal: str, allowed: list[str]) -> bool:
 
 # --- deployment and observation ----------------------------------------------------------------
 
+DENIED_CODES = {
+    "AccessDenied",
+    "AccessDeniedException",
+    "UnauthorizedOperation",
+    "UnauthorizedAccess",
+    "AuthorizationError",
+}
+THROTTLED_CODES = {"Throttling", "ThrottlingException", "RequestLimitExceeded", "TooManyRequestsException"}
+
+
+def skipped(check: str, resource: str, parts: list[str]) -> Finding:
+    """The info that `check` did not judge `resource` because these parts could not be read."""
+    return Finding(
+        "check-skipped",
+        "info",
+        resource,
+        f"check {check} skipped for {resource}: {', '.join(parts)} unknown (a describe call failed)",
+        "see the describe-failed warning: once that call is allowed, `privlink doctor` runs this check",
+    )
+
+
+def describe_fix(e: ObserveError) -> str:
+    """What to do about a failed call: the IAM action to grant when AWS denied it."""
+    if not e.action:  # not an AWS call (the sandbox's data plane)
+        return (
+            "check the credentials of this account (accounts: in the spec) and the IAM permissions "
+            f"for {e.call}; findings that need it are incomplete"
+        )
+    action = e.action
+    account = f"account {e.account} (accounts.{e.account} in the spec)" if e.account else "this account"
+    if e.code in DENIED_CODES:
+        return (
+            f"grant IAM permission {action} to the credentials of {account}, then run `privlink doctor` again"
+        )
+    if e.code in THROTTLED_CODES:
+        return "AWS throttled the call; run `privlink doctor` again"
+    return f"check the credentials of {account} and that they may call {action}"
+
 
 def check_observe_errors(obs: Observation) -> list[Finding]:
     return [
@@ -59,9 +109,9 @@ def check_observe_errors(obs: Observation) -> list[Finding]:
             "describe-failed",
             "warning",
             e.side,
-            f"{e.call} failed: {e.code} {e.message}".strip(),
-            "check the credentials of this account (accounts: in the spec) and the IAM permissions "
-            f"for {e.call}; findings that need it are incomplete",
+            f"{e.call} failed: {e.code} {e.message}".strip()
+            + (f"; not judged: {', '.join(e.parts)}" if e.parts else ""),
+            describe_fix(e),
         )
         for e in obs.errors
     ]
@@ -70,7 +120,9 @@ def check_observe_errors(obs: Observation) -> list[Finding]:
 def check_not_deployed(obs: Observation) -> list[Finding]:
     found = []
     link = obs.expected.link
-    if not obs.producer.deployed:
+    if not obs.known(producer_part("stack")):
+        found.append(skipped("not-deployed", "producer", [producer_part("stack")]))
+    elif not obs.producer.deployed:
         found.append(
             Finding(
                 "not-deployed",
@@ -121,6 +173,7 @@ def check_endpoint_missing(obs: Observation) -> list[Finding]:
         if (
             service is not None
             and c.principal
+            and obs.known(producer_part("permissions"))
             and not principal_allowed(c.principal, service.allowed_principals)
         ):
             causes.append(
@@ -129,6 +182,7 @@ def check_endpoint_missing(obs: Observation) -> list[Finding]:
             )
         if (
             service is not None
+            and obs.known(producer_part("service"))
             and c.region != obs.expected.producer_region
             and (c.region not in service.supported_regions)
         ):
@@ -514,6 +568,14 @@ def check_private_name(obs: Observation) -> list[Finding]:
         name = norm(c.expected_private_name)
         if not name:
             continue
+        if (
+            endpoint.private_dns_enabled
+            and name == norm(obs.expected.private_dns_name)
+            and not obs.known(producer_part("service"))
+        ):
+            # AWS may answer the service's private name from the endpoint: that needs the service
+            found.append(skipped("private-name-unresolved", f"consumer:{c.name}", [producer_part("service")]))
+            continue
         if endpoint.private_dns_enabled and service is not None and norm(service.private_dns_name) == name:
             continue  # AWS answers it from the endpoint's managed zone; private-dns-unverified covers it
         regional = norm(endpoint.regional_dns_name)
@@ -633,8 +695,11 @@ def check_cross_region(obs: Observation) -> list[Finding]:
     service = obs.producer.service
     home = obs.expected.producer_region
     remote = [c for c in obs.consumers if c.region and home and c.region != home]
+    regions_known = obs.known(producer_part("service"))
+    if remote and not regions_known:
+        found.append(skipped("cross-region-not-supported", "producer", [producer_part("service")]))
     for c in remote:
-        if service is not None and c.region not in service.supported_regions:
+        if service is not None and regions_known and c.region not in service.supported_regions:
             found.append(
                 Finding(
                     "cross-region-not-supported",
@@ -646,7 +711,13 @@ def check_cross_region(obs: Observation) -> list[Finding]:
                     "producer.endpoint_service.supported_regions",
                 )
             )
-        if c.endpoint is not None and c.endpoint.service_region != home:
+        if not obs.known(consumer_part(c.name, "endpoint")):
+            found.append(
+                skipped(
+                    "cross-region-not-supported", f"consumer:{c.name}", [consumer_part(c.name, "endpoint")]
+                )
+            )
+        elif c.endpoint is not None and c.endpoint.service_region != home:
             found.append(
                 Finding(
                     "cross-region-not-supported",
@@ -658,7 +729,9 @@ def check_cross_region(obs: Observation) -> list[Finding]:
                 )
             )
     lb = load_balancer(obs)
-    if remote and lb is not None:
+    if remote and lb is not None and not obs.known(producer_part("listeners")):
+        found.append(skipped("cross-region-not-supported", "producer", [producer_part("listeners")]))
+    elif remote and lb is not None:
         for listener in lb.listeners:
             if listener.idle_timeout is not None and listener.idle_timeout != NLB_DEFAULT_IDLE_TIMEOUT:
                 found.append(

@@ -1,4 +1,10 @@
-"""The one list of checks, and the runner that turns a crashing check into a finding."""
+"""The one list of checks, and the runner that turns a crashing check into a finding.
+
+Each check declares the parts of the observation it needs (`Observation.unknown` keys, with
+`consumer.<part>` meaning every consumer's): when a producer part is unknown the check does not run,
+when a consumer's part is unknown it runs without that consumer; either way a `check-skipped` info
+says so, next to the `describe-failed` warning of the call that failed.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +13,9 @@ from dataclasses import dataclass
 
 from privlink.doctor import checks
 from privlink.doctor.findings import SEVERITY_ORDER, Finding
-from privlink.observe.model import Observation
+from privlink.observe.model import Observation, consumer_part
+
+CONSUMER = "consumer."
 
 
 @dataclass(frozen=True)
@@ -15,36 +23,109 @@ class Check:
     name: str
     ids: tuple[str, ...]  # the finding ids it can emit
     run: Callable[[Observation], list[Finding]]
+    needs: tuple[str, ...] = ()  # parts it cannot judge without: producer.<part>, consumer.<part>
 
 
 CHECKS: list[Check] = [
     Check("observe-errors", ("describe-failed",), checks.check_observe_errors),
-    Check("not-deployed", ("not-deployed",), checks.check_not_deployed),
-    Check("endpoint-missing", ("endpoint-missing",), checks.check_endpoint_missing),
+    Check("not-deployed", ("not-deployed", "check-skipped"), checks.check_not_deployed, ("consumer.stack",)),
+    Check("endpoint-missing", ("endpoint-missing",), checks.check_endpoint_missing, ("consumer.endpoint",)),
     Check(
         "connection-pending-acceptance", ("connection-pending-acceptance",), checks.check_connection_pending
     ),
     Check("connection-rejected", ("connection-rejected",), checks.check_connection_rejected),
-    Check("principal-not-allowed", ("principal-not-allowed",), checks.check_principal_allowed),
-    Check("endpoint-sg-blocks-clients", ("endpoint-sg-blocks-clients",), checks.check_endpoint_sg),
-    Check("targets-unhealthy", ("targets-unhealthy",), checks.check_targets_unhealthy),
     Check(
-        "az-without-healthy-targets", ("az-without-healthy-targets",), checks.check_az_without_healthy_targets
+        "principal-not-allowed",
+        ("principal-not-allowed",),
+        checks.check_principal_allowed,
+        ("producer.permissions",),
     ),
-    Check("az-not-served", ("az-not-served",), checks.check_az_not_served),
+    Check(
+        "endpoint-sg-blocks-clients",
+        ("endpoint-sg-blocks-clients",),
+        checks.check_endpoint_sg,
+        ("consumer.vpc", "consumer.endpoint", "consumer.security_groups"),
+    ),
+    Check(
+        "targets-unhealthy",
+        ("targets-unhealthy",),
+        checks.check_targets_unhealthy,
+        ("producer.target_groups", "producer.target_health"),
+    ),
+    Check(
+        "az-without-healthy-targets",
+        ("az-without-healthy-targets",),
+        checks.check_az_without_healthy_targets,
+        (
+            "producer.load_balancer",
+            "producer.target_groups",
+            "producer.target_health",
+            "producer.target_zones",
+        ),
+    ),
+    Check(
+        "az-not-served",
+        ("az-not-served",),
+        checks.check_az_not_served,
+        ("producer.service", "consumer.subnets", "consumer.endpoint"),
+    ),
     Check("vpc-dns-attributes", ("vpc-dns-attributes",), checks.check_vpc_dns_attributes),
-    Check("private-dns-unverified", ("private-dns-unverified",), checks.check_private_dns_unverified),
-    Check("private-name-unresolved", ("private-name-unresolved",), checks.check_private_name),
-    Check("vpn-cidr-overlap", ("vpn-cidr-overlap",), checks.check_vpn_cidr_overlap),
-    Check("vpn-not-authorized", ("vpn-not-authorized", "vpn-missing"), checks.check_vpn_authorized),
+    Check(
+        "private-dns-unverified",
+        ("private-dns-unverified",),
+        checks.check_private_dns_unverified,
+        ("producer.service",),
+    ),
+    Check(
+        "private-name-unresolved",
+        ("private-name-unresolved", "check-skipped"),
+        checks.check_private_name,
+        ("consumer.endpoint", "consumer.endpoint_addresses", "consumer.zones"),
+    ),
+    Check(
+        "vpn-cidr-overlap",
+        ("vpn-cidr-overlap",),
+        checks.check_vpn_cidr_overlap,
+        ("consumer.vpc", "consumer.vpn"),
+    ),
+    Check(
+        "vpn-not-authorized",
+        ("vpn-not-authorized", "vpn-missing"),
+        checks.check_vpn_authorized,
+        ("consumer.vpn", "consumer.vpn_access"),
+    ),
     Check(
         "listener-target-port-mismatch",
         ("listener-target-port-mismatch",),
         checks.check_listener_target_ports,
+        ("producer.listeners",),
     ),
-    Check("cross-region-not-supported", ("cross-region-not-supported",), checks.check_cross_region),
-    Check("nlb-idle-timeout", ("nlb-idle-timeout",), checks.check_nlb_idle_timeout),
+    Check(
+        "cross-region-not-supported",
+        ("cross-region-not-supported", "check-skipped"),
+        checks.check_cross_region,  # judges the service, endpoints and listeners each when known
+    ),
+    Check("nlb-idle-timeout", ("nlb-idle-timeout",), checks.check_nlb_idle_timeout, ("producer.listeners",)),
 ]
+
+
+def scope(check: Check, obs: Observation) -> tuple[Observation | None, list[Finding]]:
+    """What `check` may judge: nothing when a producer part it needs is unknown, else `obs`
+    without the consumers of which a part it needs is unknown; and the infos saying so."""
+    missing = [p for p in check.needs if not p.startswith(CONSUMER) and not obs.known(p)]
+    if missing:
+        return None, [checks.skipped(check.name, "producer", missing)]
+    parts = [p.removeprefix(CONSUMER) for p in check.needs if p.startswith(CONSUMER)]
+    keep, found = [], []
+    for c in obs.consumers:
+        missing = [consumer_part(c.name, p) for p in parts if not obs.known(consumer_part(c.name, p))]
+        if missing:
+            found.append(checks.skipped(check.name, f"consumer:{c.name}", missing))
+        else:
+            keep.append(c)
+    if found:
+        obs = obs.model_copy(update={"consumers": keep})
+    return obs, found
 
 
 def run_checks(obs: Observation, registry: Sequence[Check] | None = None) -> list[Finding]:
@@ -52,7 +133,10 @@ def run_checks(obs: Observation, registry: Sequence[Check] | None = None) -> lis
     found: list[Finding] = []
     for check in CHECKS if registry is None else registry:
         try:
-            found.extend(check.run(obs))
+            view, skips = scope(check, obs)
+            found.extend(skips)
+            if view is not None:
+                found.extend(check.run(view))
         except Exception as exc:  # one broken check must not hide the others
             found.append(
                 Finding(

@@ -15,6 +15,8 @@ from typing import Any
 
 from privlink.observe.expect import consumer_skeleton, expectations
 from privlink.observe.model import (
+    CONSUMER_PARTS,
+    PRODUCER_PARTS,
     ClientVpn,
     Consumer,
     DnsEntry,
@@ -46,6 +48,8 @@ Clients = Callable[[str, str, str], Any]
 
 NLB_DEFAULT_IDLE_TIMEOUT = 350  # seconds; `Listener.idle_timeout` None means this default
 NOT_FOUND_CODES = {"InvalidVpcEndpointId.NotFound", "InvalidVpcEndpointServiceId.NotFound"}
+# A failed DescribeVpcEndpoints leaves the endpoint and what is read through it unknown.
+ENDPOINT_PARTS = ("endpoint", "endpoint_addresses", "security_groups")
 SERVICE_NAME_PREFIX = "com.amazonaws.vpce."  # endpoint services (AWS services: com.amazonaws.<region>.x)
 
 
@@ -61,7 +65,10 @@ def error_code(exc: BaseException) -> str:
 
 
 class Recorder:
-    """Runs describe calls for one side, recording failures instead of raising."""
+    """Runs describe calls for one side, recording failures instead of raising.
+
+    A failed call is recorded in `errors` and marks the parts of the observation it fills (names
+    from `model.PRODUCER_PARTS` / `CONSUMER_PARTS`) as unknown, so the doctor does not judge them."""
 
     def __init__(self, side: str, clients: Clients, account: str, region: str) -> None:
         self.side = side
@@ -69,6 +76,7 @@ class Recorder:
         self.account = account
         self.region = region
         self.errors: list[ObserveError] = []
+        self.unknown: set[str] = set()
         self._cache: dict[str, Any] = {}
 
     def client(self, service: str) -> Any:
@@ -76,20 +84,46 @@ class Recorder:
             self._cache[service] = self.clients(self.account, self.region, service)
         return self._cache[service]
 
-    def call(self, service: str, op: str, quiet: set[str] | frozenset[str] = frozenset(), **kw: Any):
-        """One call; None when it failed (recorded unless its code is in `quiet`)."""
+    def mark(self, *parts: str) -> list[str]:
+        """Mark parts of this side unknown; their keys."""
+        keys = [f"{self.side}.{p}" for p in parts]
+        self.unknown.update(keys)
+        return keys
+
+    def record(self, service: str, op: str, exc: BaseException, parts: tuple[str, ...]) -> None:
+        self.errors.append(
+            ObserveError(
+                side=self.side,
+                call=f"{service}.{op}",
+                code=error_code(exc),
+                message=str(exc)[:300],
+                action=iam_action(self._cache.get(service), service, op),
+                account=self.account,
+                parts=self.mark(*parts),
+            )
+        )
+
+    def call(
+        self,
+        service: str,
+        op: str,
+        quiet: set[str] | frozenset[str] = frozenset(),
+        parts: tuple[str, ...] = (),
+        **kw: Any,
+    ):
+        """One call; None when it failed (recorded, `parts` unknown, unless its code is in `quiet`:
+        those mean "not there", an observation)."""
         try:
             return getattr(self.client(service), op)(**kw)
         except Exception as exc:  # any failure is an observation, not a crash
-            code = error_code(exc)
-            if code not in quiet:
-                self.errors.append(
-                    ObserveError(side=self.side, call=f"{service}.{op}", code=code, message=str(exc)[:300])
-                )
+            if error_code(exc) not in quiet:
+                self.record(service, op, exc, parts)
             return None
 
-    def pages(self, service: str, op: str, key: str, **kw: Any) -> list[Any] | None:
-        """All items under `key` across pages; None when a page failed."""
+    def pages(
+        self, service: str, op: str, key: str, parts: tuple[str, ...] = (), **kw: Any
+    ) -> list[Any] | None:
+        """All items under `key` across pages; None when a page failed (recorded, `parts` unknown)."""
         try:
             client = self.client(service)
             if client.can_paginate(op):
@@ -99,29 +133,30 @@ class Recorder:
                 return items
             return getattr(client, op)(**kw).get(key, [])
         except Exception as exc:
-            self.errors.append(
-                ObserveError(
-                    side=self.side, call=f"{service}.{op}", code=error_code(exc), message=str(exc)[:300]
-                )
-            )
+            self.record(service, op, exc, parts)
             return None
 
 
-def stack_outputs(rec: Recorder, stack: str) -> tuple[str, dict[str, str]] | None:
-    """(status, outputs) of a stack, or None when it does not exist."""
+def iam_action(client: Any, service: str, op: str) -> str:
+    """The IAM action of a boto3 method, e.g. elasticloadbalancing:DescribeTargetHealth."""
+    meta = getattr(client, "meta", None)
+    try:
+        prefix = meta.service_model.signing_name
+        name = meta.method_to_api_mapping[op]
+    except (AttributeError, KeyError):
+        prefix, name = service, "".join(w.capitalize() for w in op.split("_"))
+    return f"{prefix}:{name}"
+
+
+def stack_outputs(rec: Recorder, stack: str, parts: tuple[str, ...]) -> tuple[str, dict[str, str]] | None:
+    """(status, outputs) of a stack, or None when it does not exist or could not be read (then
+    `parts` are unknown)."""
     try:
         response = rec.client("cloudformation").describe_stacks(StackName=stack)
     except Exception as exc:
         if "does not exist" in str(exc):
             return None
-        rec.errors.append(
-            ObserveError(
-                side=rec.side,
-                call="cloudformation.describe_stacks",
-                code=error_code(exc),
-                message=str(exc)[:300],
-            )
-        )
+        rec.record("cloudformation", "describe_stacks", exc, parts)
         return None
     stacks = response.get("Stacks", [])
     if not stacks:
@@ -150,7 +185,7 @@ def as_bool(value: Any) -> bool:
 
 def observe_producer(spec: Spec, rec: Recorder) -> Producer:
     producer = Producer(account_label=spec.producer.account, region=spec.producer.region)
-    found = stack_outputs(rec, naming.producer_stack(spec.name).name)
+    found = stack_outputs(rec, naming.producer_stack(spec.name).name, PRODUCER_PARTS)
     if found is None:
         return producer
     producer.deployed = True
@@ -164,14 +199,17 @@ def observe_producer(spec: Spec, rec: Recorder) -> Producer:
     if not lb_arn and producer.service and producer.service.load_balancer_arns:
         lb_arn = producer.service.load_balancer_arns[0]
     if lb_arn:
-        subnets = observe_subnets(rec, split(outputs.get(naming.OUT_SUBNET_IDS, "")), "")
+        subnet_ids = split(outputs.get(naming.OUT_SUBNET_IDS, ""))
+        subnets = observe_subnets(rec, subnet_ids, "", ("target_zones",))
         producer.load_balancer = observe_load_balancer(rec, lb_arn, producer.az_name_to_id, subnets)
     return producer
 
 
 def observe_service(rec: Recorder, service_id: str) -> EndpointService:
     service = EndpointService(id=service_id)
-    response = rec.call("ec2", "describe_vpc_endpoint_service_configurations", ServiceIds=[service_id])
+    response = rec.call(
+        "ec2", "describe_vpc_endpoint_service_configurations", parts=("service",), ServiceIds=[service_id]
+    )
     configs = (response or {}).get("ServiceConfigurations", [])
     if configs:
         c = configs[0]
@@ -198,7 +236,11 @@ def observe_service(rec: Recorder, service_id: str) -> EndpointService:
             load_balancer_arns=list(c.get("NetworkLoadBalancerArns", [])),
         )
     allowed = rec.pages(
-        "ec2", "describe_vpc_endpoint_service_permissions", "AllowedPrincipals", ServiceId=service_id
+        "ec2",
+        "describe_vpc_endpoint_service_permissions",
+        "AllowedPrincipals",
+        parts=("permissions",),
+        ServiceId=service_id,
     )
     service.allowed_principals = [p["Principal"] for p in allowed or [] if "Principal" in p]
     return service
@@ -209,6 +251,7 @@ def observe_connections(rec: Recorder, service_id: str) -> list[EndpointConnecti
         "ec2",
         "describe_vpc_endpoint_connections",
         "VpcEndpointConnections",
+        parts=("connections",),
         Filters=[{"Name": "service-id", "Values": [service_id]}],
     )
     return [
@@ -223,11 +266,15 @@ def observe_connections(rec: Recorder, service_id: str) -> list[EndpointConnecti
     ]
 
 
-def observe_subnets(rec: Recorder, subnet_ids: list[str], vpc_id: str) -> list[Subnet]:
+def observe_subnets(
+    rec: Recorder, subnet_ids: list[str], vpc_id: str, parts: tuple[str, ...]
+) -> list[Subnet]:
     if subnet_ids:
-        response = rec.call("ec2", "describe_subnets", SubnetIds=subnet_ids)
+        response = rec.call("ec2", "describe_subnets", parts=parts, SubnetIds=subnet_ids)
     elif vpc_id:
-        response = rec.call("ec2", "describe_subnets", Filters=[{"Name": "vpc-id", "Values": [vpc_id]}])
+        response = rec.call(
+            "ec2", "describe_subnets", parts=parts, Filters=[{"Name": "vpc-id", "Values": [vpc_id]}]
+        )
     else:
         return []
     return [
@@ -245,7 +292,7 @@ def observe_load_balancer(
     rec: Recorder, arn: str, az_ids: dict[str, str], subnets: list[Subnet]
 ) -> LoadBalancer:
     lb = LoadBalancer(arn=arn)
-    response = rec.call("elbv2", "describe_load_balancers", LoadBalancerArns=[arn])
+    response = rec.call("elbv2", "describe_load_balancers", parts=("load_balancer",), LoadBalancerArns=[arn])
     for item in (response or {}).get("LoadBalancers", [])[:1]:
         zones = item.get("AvailabilityZones", [])
         lb.name = item.get("LoadBalancerName", "")
@@ -254,11 +301,16 @@ def observe_load_balancer(
         lb.subnet_ids = [z.get("SubnetId", "") for z in zones]
         lb.az_names = [z.get("ZoneName", "") for z in zones]
         lb.az_ids = [az_ids.get(z.get("ZoneName", ""), "") for z in zones]
-    attrs = rec.call("elbv2", "describe_load_balancer_attributes", LoadBalancerArn=arn)
+    attrs = rec.call(
+        "elbv2", "describe_load_balancer_attributes", parts=("load_balancer",), LoadBalancerArn=arn
+    )
     for attr in (attrs or {}).get("Attributes", []):
         if attr.get("Key") == "load_balancing.cross_zone.enabled":
             lb.cross_zone = as_bool(attr.get("Value"))
-    for item in rec.pages("elbv2", "describe_listeners", "Listeners", LoadBalancerArn=arn) or []:
+    listeners = rec.pages(
+        "elbv2", "describe_listeners", "Listeners", parts=("listeners",), LoadBalancerArn=arn
+    )
+    for item in listeners or []:
         listener = Listener(
             arn=item.get("ListenerArn", ""), port=item.get("Port", 0), protocol=item.get("Protocol", "TCP")
         )
@@ -268,14 +320,23 @@ def observe_load_balancer(
             for tg in action.get("ForwardConfig", {}).get("TargetGroups", []):
                 if tg.get("TargetGroupArn") and tg["TargetGroupArn"] not in listener.target_group_arns:
                     listener.target_group_arns.append(tg["TargetGroupArn"])
-        lattrs = rec.call("elbv2", "describe_listener_attributes", ListenerArn=listener.arn)
+        lattrs = rec.call(
+            "elbv2", "describe_listener_attributes", parts=("listeners",), ListenerArn=listener.arn
+        )
         for attr in (lattrs or {}).get("Attributes", []):
             if attr.get("Key") == "tcp.idle_timeout.seconds" and attr.get("Value"):
                 # AWS lists the attribute on every listener, set or not: the default means "not set".
                 seconds = int(attr["Value"])
                 listener.idle_timeout = None if seconds == NLB_DEFAULT_IDLE_TIMEOUT else seconds
         lb.listeners.append(listener)
-    for item in rec.pages("elbv2", "describe_target_groups", "TargetGroups", LoadBalancerArn=arn) or []:
+    groups = rec.pages(
+        "elbv2",
+        "describe_target_groups",
+        "TargetGroups",
+        parts=("target_groups", "target_health", "target_zones"),
+        LoadBalancerArn=arn,
+    )
+    for item in groups or []:
         lb.target_groups.append(observe_target_group(rec, item, subnets))
     return lb
 
@@ -296,11 +357,13 @@ def observe_target_group(rec: Recorder, item: dict[str, Any], subnets: list[Subn
             unhealthy_threshold=item.get("UnhealthyThresholdCount"),
         ),
     )
-    attrs = rec.call("elbv2", "describe_target_group_attributes", TargetGroupArn=arn)
+    attrs = rec.call(
+        "elbv2", "describe_target_group_attributes", parts=("target_groups",), TargetGroupArn=arn
+    )
     for attr in (attrs or {}).get("Attributes", []):
         if attr.get("Key") == "proxy_protocol_v2.enabled":
             group.proxy_protocol = as_bool(attr.get("Value"))
-    health = rec.call("elbv2", "describe_target_health", TargetGroupArn=arn)
+    health = rec.call("elbv2", "describe_target_health", parts=("target_health",), TargetGroupArn=arn)
     descriptions = (health or {}).get("TargetHealthDescriptions", [])
     instance_azs = instance_zones(
         rec, [d["Target"]["Id"] for d in descriptions if d["Target"]["Id"].startswith("i-")]
@@ -330,7 +393,7 @@ def observe_target_group(rec: Recorder, item: dict[str, Any], subnets: list[Subn
 def instance_zones(rec: Recorder, instance_ids: list[str]) -> dict[str, str]:
     if not instance_ids:
         return {}
-    response = rec.call("ec2", "describe_instances", InstanceIds=instance_ids)
+    response = rec.call("ec2", "describe_instances", parts=("target_zones",), InstanceIds=instance_ids)
     return {
         i["InstanceId"]: i.get("Placement", {}).get("AvailabilityZone", "")
         for r in (response or {}).get("Reservations", [])
@@ -359,7 +422,7 @@ def observe_consumer(spec: Spec, name: str, rec: Recorder, account_id: str) -> C
         identity = rec.call("sts", "get_caller_identity")
         account_id = (identity or {}).get("Account", "")
     consumer = consumer_skeleton(spec, spec_consumer, account_id)
-    found = stack_outputs(rec, naming.consumer_stack(spec.name, name).name)
+    found = stack_outputs(rec, naming.consumer_stack(spec.name, name).name, CONSUMER_PARTS)
     if found is None:
         return consumer
     consumer.deployed = True
@@ -369,7 +432,7 @@ def observe_consumer(spec: Spec, name: str, rec: Recorder, account_id: str) -> C
     zones = az_map(rec)
     if consumer.vpc_id:
         observe_vpc(rec, consumer)
-        consumer.subnets = observe_subnets(rec, [], consumer.vpc_id)
+        consumer.subnets = observe_subnets(rec, [], consumer.vpc_id, ("subnets",))
         for subnet in consumer.subnets:
             subnet.az_id = subnet.az_id or zones.get(subnet.az_name, "")
     if consumer.vpc_cidr and consumer.vpc_cidr not in consumer.expected_clients:
@@ -382,7 +445,7 @@ def observe_consumer(spec: Spec, name: str, rec: Recorder, account_id: str) -> C
     if consumer.vpc_id:
         consumer.hosted_zones = observe_zones(rec, consumer.vpc_id, consumer.region)
     if spec_consumer.vpn is not None:
-        vpn = stack_outputs(rec, naming.vpn_stack(spec.name, name).name)
+        vpn = stack_outputs(rec, naming.vpn_stack(spec.name, name).name, ("vpn", "vpn_access"))
         vpn_id = vpn[1].get(naming.OUT_CLIENT_VPN_ENDPOINT_ID, "") if vpn else ""
         if vpn_id:
             consumer.vpn = observe_vpn(rec, vpn_id)
@@ -390,7 +453,7 @@ def observe_consumer(spec: Spec, name: str, rec: Recorder, account_id: str) -> C
 
 
 def observe_vpc(rec: Recorder, consumer: Consumer) -> None:
-    response = rec.call("ec2", "describe_vpcs", VpcIds=[consumer.vpc_id])
+    response = rec.call("ec2", "describe_vpcs", parts=("vpc",), VpcIds=[consumer.vpc_id])
     for vpc in (response or {}).get("Vpcs", [])[:1]:
         consumer.vpc_cidr = vpc.get("CidrBlock", "")
     support = rec.call("ec2", "describe_vpc_attribute", VpcId=consumer.vpc_id, Attribute="enableDnsSupport")
@@ -411,12 +474,14 @@ def observe_endpoint(rec: Recorder, consumer: Consumer, link: str):
             "ec2",
             "describe_vpc_endpoints",
             quiet=NOT_FOUND_CODES,
+            parts=ENDPOINT_PARTS,
             VpcEndpointIds=[consumer.endpoint_id_expected],
         )
     elif consumer.vpc_id:
         response = rec.call(
             "ec2",
             "describe_vpc_endpoints",
+            parts=ENDPOINT_PARTS,
             Filters=[
                 {"Name": "vpc-id", "Values": [consumer.vpc_id]},
                 {"Name": f"tag:{naming.TAG_LINK}", "Values": [link]},
@@ -450,7 +515,10 @@ def observe_endpoint(rec: Recorder, consumer: Consumer, link: str):
     )
     if endpoint.network_interface_ids:
         enis = rec.call(
-            "ec2", "describe_network_interfaces", NetworkInterfaceIds=endpoint.network_interface_ids
+            "ec2",
+            "describe_network_interfaces",
+            parts=("endpoint_addresses",),
+            NetworkInterfaceIds=endpoint.network_interface_ids,
         )
         for eni in (enis or {}).get("NetworkInterfaces", []):
             endpoint.addresses[eni.get("SubnetId", "")] = eni.get("PrivateIpAddress", "")
@@ -472,7 +540,7 @@ def endpoint_failure(rec: Recorder, stack: str) -> str:
 def observe_security_groups(rec: Recorder, group_ids: list[str]) -> list[SecurityGroup]:
     if not group_ids:
         return []
-    response = rec.call("ec2", "describe_security_groups", GroupIds=group_ids)
+    response = rec.call("ec2", "describe_security_groups", parts=("security_groups",), GroupIds=group_ids)
     groups = []
     for g in (response or {}).get("SecurityGroups", []):
         rules = [
@@ -499,12 +567,18 @@ def observe_security_groups(rec: Recorder, group_ids: list[str]) -> list[Securit
 
 
 def observe_zones(rec: Recorder, vpc_id: str, region: str) -> list[HostedZone]:
-    response = rec.call("route53", "list_hosted_zones_by_vpc", VPCId=vpc_id, VPCRegion=region)
+    response = rec.call(
+        "route53", "list_hosted_zones_by_vpc", parts=("zones",), VPCId=vpc_id, VPCRegion=region
+    )
     zones = []
     for summary in (response or {}).get("HostedZoneSummaries", []):
         zone_id = summary["HostedZoneId"].rsplit("/", 1)[-1]
         records = rec.pages(
-            "route53", "list_resource_record_sets", "ResourceRecordSets", HostedZoneId=zone_id
+            "route53",
+            "list_resource_record_sets",
+            "ResourceRecordSets",
+            parts=("zones",),
+            HostedZoneId=zone_id,
         )
         zones.append(
             HostedZone(
@@ -527,7 +601,9 @@ def observe_zones(rec: Recorder, vpc_id: str, region: str) -> list[HostedZone]:
 
 
 def observe_vpn(rec: Recorder, vpn_id: str) -> ClientVpn | None:
-    response = rec.call("ec2", "describe_client_vpn_endpoints", ClientVpnEndpointIds=[vpn_id])
+    response = rec.call(
+        "ec2", "describe_client_vpn_endpoints", parts=("vpn", "vpn_access"), ClientVpnEndpointIds=[vpn_id]
+    )
     items = (response or {}).get("ClientVpnEndpoints", [])
     if not items:
         return None
@@ -544,6 +620,7 @@ def observe_vpn(rec: Recorder, vpn_id: str) -> ClientVpn | None:
             "ec2",
             "describe_client_vpn_target_networks",
             "ClientVpnTargetNetworks",
+            parts=("vpn_access",),
             ClientVpnEndpointId=vpn_id,
         )
         or []
@@ -557,7 +634,11 @@ def observe_vpn(rec: Recorder, vpn_id: str) -> ClientVpn | None:
         )
     for r in (
         rec.pages(
-            "ec2", "describe_client_vpn_authorization_rules", "AuthorizationRules", ClientVpnEndpointId=vpn_id
+            "ec2",
+            "describe_client_vpn_authorization_rules",
+            "AuthorizationRules",
+            parts=("vpn_access",),
+            ClientVpnEndpointId=vpn_id,
         )
         or []
     ):
@@ -569,7 +650,10 @@ def observe_vpn(rec: Recorder, vpn_id: str) -> ClientVpn | None:
                 state=r.get("Status", {}).get("Code", ""),
             )
         )
-    for r in rec.pages("ec2", "describe_client_vpn_routes", "Routes", ClientVpnEndpointId=vpn_id) or []:
+    routes = rec.pages(
+        "ec2", "describe_client_vpn_routes", "Routes", parts=("vpn_access",), ClientVpnEndpointId=vpn_id
+    )
+    for r in routes or []:
         vpn.routes.append(
             VpnRoute(
                 destination_cidr=r.get("DestinationCidr", ""),
@@ -603,13 +687,15 @@ def observe_aws(spec: Spec, clients: Clients, max_workers: int = 8) -> Observati
     for spec_consumer, consumer in zip(spec.consumers, consumers, strict=True):
         if consumer.account_id:
             account_ids.setdefault(spec_consumer.account, consumer.account_id)
-    errors = list(producer_rec.errors)
+    errors, unknown = list(producer_rec.errors), set(producer_rec.unknown)
     for rec in consumer_recs.values():
         errors.extend(rec.errors)
+        unknown |= rec.unknown
     return Observation(
         target="aws",
         expected=expectations(spec, account_ids),
         producer=producer,
         consumers=consumers,
         errors=errors,
+        unknown=sorted(unknown),
     )

@@ -1,7 +1,9 @@
 """What is deployed, independent of the target: plain data the doctor's checks loop over.
 
 Builders (`privlink.observe.aws`, the local target's sandbox reader) fill it in; the checks never
-call anything. Describe calls that failed are recorded in `errors`, not raised.
+call anything. Describe calls that failed are recorded in `errors`, not raised, and the parts of the
+observation they would have filled are listed in `unknown` (part keys below): an empty list there
+means "could not be read", not "observed empty", and checks that need the part do not judge it.
 """
 
 from __future__ import annotations
@@ -13,6 +15,41 @@ class Plain(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+# Parts of an observation that a failed describe call can leave unknown. Keys are
+# `producer.<part>` and `consumer:<name>.<part>`; checks name them as `producer.<part>` and
+# `consumer.<part>` (every consumer's).
+PRODUCER_PARTS = (
+    "stack",  # DescribeStacks: deployed, outputs; unknown makes every other producer part unknown
+    "service",  # DescribeVpcEndpointServiceConfigurations: AZs, SupportedRegions, private DNS
+    "permissions",  # DescribeVpcEndpointServicePermissions: allowed principals
+    "connections",  # DescribeVpcEndpointConnections
+    "load_balancer",  # DescribeLoadBalancers, its attributes: AZs, cross-zone
+    "listeners",  # DescribeListeners, their attributes: ports, idle timeout
+    "target_groups",  # DescribeTargetGroups, their attributes
+    "target_health",  # DescribeTargetHealth: registrations and their states
+    "target_zones",  # DescribeInstances / producer DescribeSubnets: the AZ of each target
+)
+CONSUMER_PARTS = (
+    "stack",  # DescribeStacks: deployed, outputs; unknown makes every other consumer part unknown
+    "vpc",  # DescribeVpcs: the CIDR
+    "subnets",  # DescribeSubnets
+    "endpoint",  # DescribeVpcEndpoints
+    "endpoint_addresses",  # DescribeNetworkInterfaces: the endpoint's ENI addresses
+    "security_groups",  # DescribeSecurityGroups: the endpoint's groups
+    "zones",  # ListHostedZonesByVPC, ListResourceRecordSets
+    "vpn",  # the VPN stack, DescribeClientVpnEndpoints
+    "vpn_access",  # Client VPN target networks, authorization rules, routes
+)
+
+
+def producer_part(part: str) -> str:
+    return f"producer.{part}"
+
+
+def consumer_part(name: str, part: str) -> str:
+    return f"consumer:{name}.{part}"
+
+
 class ObserveError(Plain):
     """A describe call that failed while observing; the doctor reports it as a finding."""
 
@@ -20,6 +57,9 @@ class ObserveError(Plain):
     call: str  # e.g. ec2.describe_vpc_endpoints
     code: str = ""
     message: str = ""
+    action: str = ""  # the IAM action, e.g. ec2:DescribeVpcEndpoints
+    account: str = ""  # the account label (accounts: in the spec) whose credentials made the call
+    parts: list[str] = Field(default_factory=list)  # the part keys it left unknown
 
 
 class PrivateDnsConfiguration(Plain):
@@ -254,3 +294,8 @@ class Observation(Plain):
     producer: Producer = Field(default_factory=Producer)
     consumers: list[Consumer] = Field(default_factory=list)
     errors: list[ObserveError] = Field(default_factory=list)
+    unknown: list[str] = Field(default_factory=list)  # part keys that could not be read (sorted)
+
+    def known(self, part: str) -> bool:
+        """False when a describe call that fills `part` (a key as in `unknown`) failed."""
+        return part not in self.unknown
