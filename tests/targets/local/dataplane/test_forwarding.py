@@ -242,13 +242,15 @@ def test_target_reset_reaches_the_client_as_a_reset(tmp_path, block, loop_kind):
     run(loop_kind, main)
 
 
+async def echo(reader, writer):
+    """A target that sends back what it reads, until the client's EOF."""
+    while data := await reader.read(65536):
+        writer.write(data)
+    writer.close()
+
+
 @pytest.mark.parametrize("loop_kind", LOOPS)
 def test_idle_flow_is_reset_and_a_busy_one_is_not(tmp_path, block, loop_kind):
-    async def echo(reader, writer):
-        while data := await reader.read(65536):
-            writer.write(data)
-        writer.close()
-
     async def main():
         server = await asyncio.start_server(echo, "127.0.0.1", 0)
         target = server.sockets[0].getsockname()[:2]
@@ -314,11 +316,6 @@ def test_bulk_both_ways_arrives_intact_and_a_slow_reader_bounds_the_buffers(tmp_
 
 @pytest.mark.parametrize("loop_kind", LOOPS)
 def test_reload_keeps_open_flows_and_new_rules_apply_to_new_ones(tmp_path, block, loop_kind):
-    async def echo(reader, writer):
-        while data := await reader.read(65536):
-            writer.write(data)
-        writer.close()
-
     async def main():
         server = await asyncio.start_server(echo, "127.0.0.1", 0)
         target = server.sockets[0].getsockname()[:2]
