@@ -1,9 +1,10 @@
 """The aws target: deploys the rendered stacks with change sets and runs the steps around them.
 
-`up` order: producer -> the `consumers_from` StackSets (`privlink.fleet`) -> consumers in parallel
-(threads), both while accepting pending connections from declared consumers (fleet accounts count
-as declared) -> wait until the consumers' endpoints are available -> import certificates -> VPN
-stacks -> private DNS verification. `down`: VPN stacks, consumer stacks, the StackSets, the
+`up` order: producer -> private DNS verification (when the service has a private DNS name; consumers
+that enable private DNS need it verified first) -> the `consumers_from` StackSets (`privlink.fleet`)
+-> consumers in parallel (threads), both while accepting pending connections from declared
+consumers (fleet accounts count as declared) -> wait until the consumers' endpoints are available
+-> import certificates -> VPN stacks. `down`: VPN stacks, consumer stacks, the StackSets, the
 producer stack, then the imported certificates. Re-running `up` converges; non-secret state (account IDs,
 imported certificate ARNs) is kept in `<state_dir>/aws.json` so an interrupted run can finish.
 """
