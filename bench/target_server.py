@@ -7,12 +7,10 @@ import socket
 import sys
 
 SMALL = b'{"message": "Hello from provider"}'
-SMALL_RESPONSE = (
-    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
-    + str(len(SMALL)).encode()
-    + b"\r\n\r\n"
-    + SMALL
-)
+SMALL_HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d" % len(SMALL)
+SMALL_RESPONSE = SMALL_HEAD + b"\r\n\r\n" + SMALL
+# Asked to close: say so (RFC 9112 9.6), or the client may send its next request on this connection.
+SMALL_CLOSE_RESPONSE = SMALL_HEAD + b"\r\nConnection: close\r\n\r\n" + SMALL
 BULK = b"x" * (16 * 1024 * 1024)
 BULK_HEAD = b"HTTP/1.1 200 OK\r\nContent-Length: " + str(len(BULK)).encode() + b"\r\n\r\n"
 
@@ -38,7 +36,7 @@ class Http(asyncio.Protocol):
                 self.transport.write(BULK_HEAD)
                 self.transport.write(BULK)
             else:
-                self.transport.write(SMALL_RESPONSE)
+                self.transport.write(SMALL_CLOSE_RESPONSE if close else SMALL_RESPONSE)
             if close:
                 self.transport.close()
                 return
