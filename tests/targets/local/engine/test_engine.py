@@ -7,7 +7,7 @@ import re
 import pytest
 import yaml
 
-from privlink.errors import DeployFailed
+from privlink.errors import BadInput, DeployFailed
 from privlink.spec.demo import demo_spec_text
 from privlink.spec.load import parse_spec
 from privlink.targets.local.engine import ids as idfmt
@@ -281,6 +281,17 @@ def test_unsupported_resource_type_fails_before_anything_is_created():
     world = World(id_seed="x")
     with pytest.raises(DeployFailed, match=r"Bucket: resource type AWS::S3::Bucket is not supported"):
         Engine(world).deploy(stack, {})
+    assert world.resources == {} and world.stacks == {}
+
+
+def test_a_refused_parameter_is_one_line_naming_the_stack_with_a_fix_and_creates_nothing():
+    stack = _bare_stack({"Vpc": {"Type": "AWS::EC2::VPC", "Properties": {"CidrBlock": {"Ref": "Cidr"}}}})
+    stack.template["Parameters"] = {"Cidr": {"Type": "String", "AllowedPattern": r"^10\..*"}}
+    world = World(id_seed="x")
+    with pytest.raises(BadInput) as info:
+        Engine(world).deploy(stack, {"Cidr": "192.168.0.0/16"})
+    assert info.value.where == f"{stack.stack_name}: parameter Cidr"
+    assert "pattern" in info.value.what and "privlink render" in info.value.hint
     assert world.resources == {} and world.stacks == {}
 
 

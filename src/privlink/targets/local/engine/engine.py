@@ -13,7 +13,7 @@ import contextlib
 import copy
 from typing import TYPE_CHECKING, Any
 
-from privlink.errors import DeployFailed
+from privlink.errors import BadInput, DeployFailed
 from privlink.targets.local.engine import ids as idfmt
 from privlink.targets.local.engine.handlers import HANDLERS, Op, Replace
 from privlink.targets.local.engine.handlers.base import key_of
@@ -113,6 +113,14 @@ class Engine:
             order = creation_order(resources_def)
         except TemplateError as exc:
             raise DeployFailed(name, f"template error: {exc}") from exc
+        except BadInput as exc:  # as CloudFormation refuses parameters: before anything is created
+            raise BadInput(
+                f"{name}: {exc.where}",
+                exc.what,
+                exc.hint
+                or "privlink binds this stack's parameters from the spec and other stacks' outputs; "
+                "`privlink render` shows them",
+            ) from exc
 
         updating = record is not None
         if record is None:
