@@ -92,6 +92,9 @@ def _print_status(report: dict[str, Any], output: OutputFormat) -> None:
     for key in ("service_name", "service_id", "dns"):
         if report.get(key):
             console.print(f"{key.replace('_', ' ')}: {report[key]}")
+    for c in report.get("consumers", []):  # local: each consumer VPC's resolver (what `test` asks)
+        if c.get("dns"):
+            console.print(f"dns of {c.get('name')}'s VPC: {c['dns']}")
     dataplane = report.get("dataplane")  # the local target's data-plane process
     if dataplane:
         if dataplane.get("running"):

@@ -327,7 +327,9 @@ def test_killed_data_plane_status_says_so_and_up_restores_it(workdir):
     assert "starting the data plane" in restored.stderr
     new_pid = runtime_of(workdir)["pid"]
     assert new_pid != pid
-    assert f"data plane: running (pid {new_pid})" in privlink(workdir, "status").stdout.splitlines()
+    lines = privlink(workdir, "status").stdout.splitlines()
+    assert f"data plane: running (pid {new_pid})" in lines
+    assert f"dns of dev's VPC: {runtime_of(workdir)['dns_views']['dev']}" in lines
     assert_converged(workdir)
 
 
