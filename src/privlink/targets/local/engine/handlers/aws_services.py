@@ -19,6 +19,7 @@ from privlink.targets.local.engine.handlers.base import (
     allocate_ip,
     as_bool,
     endpoint_security_groups,
+    endpoint_subnets,
     release_ips,
     remove,
     tags_of,
@@ -84,26 +85,8 @@ def delete(op: Op, res: Resource) -> None:
 def place(op: Op, endpoint_id: str, data: dict[str, Any], props: dict[str, Any]) -> None:
     """Subnets, security groups and private DNS with AWS's checks; then ENIs, IPs and DNS names."""
     vpc = op.find(data["vpc_id"], "AWS::EC2::VPC", "vpc", "InvalidVpcId.NotFound")
-    subnets = [
-        op.find(s, "AWS::EC2::Subnet", "subnet", "InvalidSubnetId.NotFound")
-        for s in props.get("SubnetIds") or []
-    ]
-    if not subnets:
-        raise SimulatedAwsError(
-            "InvalidParameter", "At least one subnet must be specified for an Interface endpoint"
-        )
-    zones: list[str] = []
-    for subnet in subnets:
-        if subnet.data["vpc_id"] != vpc.id:
-            raise SimulatedAwsError("InvalidParameter", f"The subnet {subnet.id} does not belong to {vpc.id}")
-        if subnet.data["az"] in zones:
-            raise SimulatedAwsError(
-                "DuplicateSubnetsInSameZone",
-                f"Found another VPC endpoint subnet in the availability zone of {subnet.id}. "
-                "VPC endpoint subnets should be in different availability zones supported "
-                "by the VPC endpoint service.",
-            )
-        zones.append(subnet.data["az"])
+    subnets = endpoint_subnets(op, props, vpc)
+    zones = [s.data["az"] for s in subnets]
     sg_ids = endpoint_security_groups(op, props, vpc)
     private_dns = as_bool(props.get("PrivateDnsEnabled"), False)
     name = private_dns_name(data["aws_service"], op.region)

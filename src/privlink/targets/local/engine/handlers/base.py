@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -132,6 +133,35 @@ def allocate_ip(world: World, subnet: Resource, owner: str, wanted: str | None =
             used[candidate] = owner
             return candidate
     raise SimulatedAwsError("InsufficientFreeAddressesInSubnet", f"Subnet {subnet.id} has no free addresses")
+
+
+def endpoint_subnets(
+    op: Op, props: dict[str, Any], vpc: Resource, check: Callable[[Resource], None] = lambda _s: None
+) -> list[Resource]:
+    """An interface endpoint's subnets with AWS's checks: at least one, each in `vpc`, one per AZ;
+    `check` adds the endpoint kind's own test of each subnet, in the same pass."""
+    subnets = [
+        op.find(s, "AWS::EC2::Subnet", "subnet", "InvalidSubnetId.NotFound")
+        for s in props.get("SubnetIds") or []
+    ]
+    if not subnets:
+        raise SimulatedAwsError(
+            "InvalidParameter", "At least one subnet must be specified for an Interface endpoint"
+        )
+    seen_azs: set[str] = set()
+    for subnet in subnets:
+        if subnet.data["vpc_id"] != vpc.id:
+            raise SimulatedAwsError("InvalidParameter", f"The subnet {subnet.id} does not belong to {vpc.id}")
+        if subnet.data["az"] in seen_azs:
+            raise SimulatedAwsError(
+                "DuplicateSubnetsInSameZone",
+                f"Found another VPC endpoint subnet in the availability zone of {subnet.id}. "
+                "VPC endpoint subnets should be in different availability zones supported "
+                "by the VPC endpoint service.",
+            )
+        seen_azs.add(subnet.data["az"])
+        check(subnet)
+    return subnets
 
 
 def endpoint_security_groups(op: Op, props: dict[str, Any], vpc: Resource) -> list[str]:

@@ -13,6 +13,7 @@ from privlink.targets.local.engine.handlers.base import (
     allocate_ip,
     as_bool,
     endpoint_security_groups,
+    endpoint_subnets,
     register,
     release_ips,
     remove,
@@ -264,35 +265,16 @@ class EndpointHandler(Handler):
     def _placement(self, op: Op, endpoint: Endpoint, service: EndpointService, props: dict[str, Any]) -> None:
         """Subnets, security groups and private DNS: AWS's checks, then ENIs and DNS names."""
         vpc = op.find(endpoint.vpc_id, "AWS::EC2::VPC", "vpc", "InvalidVpcId.NotFound")
-        subnets = [
-            op.find(s, "AWS::EC2::Subnet", "subnet", "InvalidSubnetId.NotFound")
-            for s in props.get("SubnetIds") or []
-        ]
-        if not subnets:
-            raise SimulatedAwsError(
-                "InvalidParameter", "At least one subnet must be specified for an Interface endpoint"
-            )
-        seen_azs: set[str] = set()
-        for subnet in subnets:
-            if subnet.data["vpc_id"] != vpc.id:
-                raise SimulatedAwsError(
-                    "InvalidParameter", f"The subnet {subnet.id} does not belong to {vpc.id}"
-                )
-            if subnet.data["az"] in seen_azs:
-                raise SimulatedAwsError(
-                    "DuplicateSubnetsInSameZone",
-                    f"Found another VPC endpoint subnet in the availability zone of {subnet.id}. "
-                    "VPC endpoint subnets should be in different availability zones supported "
-                    "by the VPC endpoint service.",
-                )
-            seen_azs.add(subnet.data["az"])
-            same_region = service.region == op.region
-            if same_region and subnet.data["az_id"] not in service.az_ids:
+
+        def served(subnet: Resource) -> None:
+            if service.region == op.region and subnet.data["az_id"] not in service.az_ids:
                 raise SimulatedAwsError(
                     "InvalidParameter",
                     f"The VPC endpoint service {service.name} does not "
                     f"support the availability zone of the subnet: {subnet.id}.",
                 )
+
+        subnets = endpoint_subnets(op, props, vpc, served)
         sg_ids = endpoint_security_groups(op, props, vpc)
         private_dns = as_bool(props.get("PrivateDnsEnabled"), False)
         if private_dns:
