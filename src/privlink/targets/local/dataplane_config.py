@@ -6,6 +6,7 @@ Pure: reads the world (and the templates recorded in it), returns a `DataPlaneCo
 from __future__ import annotations
 
 import ipaddress
+from dataclasses import dataclass
 from typing import Any
 
 from privlink.targets.local.dataplane import config as dp
@@ -222,12 +223,14 @@ def _dns(
     world: World, endpoints: list[dp.Endpoint], consumer_names: dict[str, str], block: str
 ) -> dp.DnsConfig:
     """The shared server (every name) and one view per consumer VPC (what its resolver answers)."""
-    zones, records, aliases = _names(world, endpoints, None)
+    sources = _dns_sources(world, endpoints)
+    zones, records, aliases = _view(sources, None)
+    existing = {r.id for r in world.resources.values()}
     views = []
     for index, (vpc_id, consumer) in enumerate(sorted(consumer_names.items(), key=lambda kv: kv[1])):
-        if world.get_any(vpc_id) is None:
+        if vpc_id not in existing:
             continue
-        v_zones, v_records, v_aliases = _names(world, endpoints, vpc_id)
+        v_zones, v_records, v_aliases = _view(sources, vpc_id)
         views.append(
             dp.DnsView(
                 consumer=consumer,
@@ -241,47 +244,66 @@ def _dns(
     return dp.DnsConfig(zones=zones, records=records, aliases=aliases, views=views)
 
 
-def _names(
-    world: World, endpoints: list[dp.Endpoint], vpc_id: str | None
-) -> tuple[list[str], list[dp.DnsRecord], list[dp.DnsAlias]]:
-    """Zones, records and endpoint aliases seen from `vpc_id` (None: from everywhere at once).
+@dataclass(frozen=True)
+class _DnsSources:
+    """What the sandbox's DNS answers from, read from the world once for every view."""
 
-    Endpoints' own regional and zonal names are public; a private DNS name answers only in the
+    public: dict[str, tuple[str, str | None]]  # an endpoint's own names -> (endpoint, zonal AZ)
+    private: list[tuple[str, str, str]]  # (VPC, verified private DNS name, endpoint), in order
+    zones: list[tuple[str, frozenset[str], list[dict[str, Any]]]]  # (zone, VPCs it answers in, records)
+
+
+def _dns_sources(world: World, endpoints: list[dp.Endpoint]) -> _DnsSources:
+    """Endpoints' own regional and zonal names are public; a private DNS name answers only in the
     endpoint's VPC, and a private hosted zone only in the VPCs associated with it whose DNS support
-    and hostnames are on.
-    """
+    and hostnames are on."""
     served = {e.endpoint_id for e in endpoints}
-    zones: list[str] = ["vpce.amazonaws.com"]
-    aliases: list[dp.DnsAlias] = []
-    records: list[dp.DnsRecord] = []
-    names_to_endpoint: dict[str, tuple[str, str | None]] = {}
-    private_names: dict[str, tuple[str, str | None]] = {}
+    public: dict[str, tuple[str, str | None]] = {}
+    private: list[tuple[str, str, str]] = []
     for endpoint in world.endpoints.values():
         if endpoint.id not in served:
             continue
         azs = [world.get_any(s).data["az"] for s in endpoint.subnet_ids]
         for name in endpoint.dns_names:
             zone_az = next((az for az in azs if name.split(".")[0].endswith(f"-{az}")), None)
-            names_to_endpoint[_fqdn(name)] = (endpoint.id, zone_az)
+            public[_fqdn(name)] = (endpoint.id, zone_az)
         service = world.endpoint_services.get(endpoint.service_id)
         if (
             endpoint.private_dns_enabled
-            and vpc_id in (None, endpoint.vpc_id)
             and service is not None
             and service.private_dns_name
             and service.private_dns_state == "verified"
         ):
-            private_names[_fqdn(service.private_dns_name)] = (endpoint.id, None)
-            zones.append(_fqdn(service.private_dns_name))
+            private.append((endpoint.vpc_id, _fqdn(service.private_dns_name), endpoint.id))
+    zones = [
+        (_fqdn(zone.data["name"]), _resolving_vpcs(world, zone), list(zone.data.get("records", {}).values()))
+        for zone in world.of_type(ZONE)
+    ]
+    return _DnsSources(public, private, zones)
+
+
+def _view(
+    sources: _DnsSources, vpc_id: str | None
+) -> tuple[list[str], list[dp.DnsRecord], list[dp.DnsAlias]]:
+    """Zones, records and endpoint aliases seen from `vpc_id` (None: from everywhere at once)."""
+    zones: list[str] = ["vpce.amazonaws.com"]
+    aliases: list[dp.DnsAlias] = []
+    records: list[dp.DnsRecord] = []
+    names_to_endpoint = dict(sources.public)
+    private_names: dict[str, tuple[str, str | None]] = {}
+    for endpoint_vpc, name, endpoint_id in sources.private:
+        if vpc_id in (None, endpoint_vpc):
+            private_names[name] = (endpoint_id, None)
+            zones.append(name)
     names_to_endpoint.update(private_names)
     for name, (endpoint_id, az) in names_to_endpoint.items():
         aliases.append(dp.DnsAlias(name=name, endpoint_id=endpoint_id, az_name=az))
     seen = set(names_to_endpoint)
-    for zone in world.of_type(ZONE):
-        if not _resolves_private_zone(world, zone, vpc_id):
+    for zone_name, resolving, zone_records in sources.zones:
+        if not (resolving if vpc_id is None else vpc_id in resolving):
             continue
-        zones.append(_fqdn(zone.data["name"]))
-        for record in zone.data.get("records", {}).values():
+        zones.append(zone_name)
+        for record in zone_records:
             name = _fqdn(record.get("name", ""))
             if not name or name in seen or record.get("type", "A") != "A":
                 continue
@@ -298,13 +320,14 @@ def _names(
     return sorted(set(zones)), records, aliases
 
 
-def _resolves_private_zone(world: World, zone: Resource, vpc_id: str | None) -> bool:
-    """Whether `zone` answers in `vpc_id` (None: in any VPC): associated, DNS support and hostnames on."""
+def _resolving_vpcs(world: World, zone: Resource) -> frozenset[str]:
+    """The VPCs `zone` answers in: associated with it, DNS support and hostnames on."""
     vpc_ids = [v.get("VPCId", v) if isinstance(v, dict) else v for v in zone.data.get("vpcs", [])]
-    if vpc_id is not None:
-        vpc_ids = [v for v in vpc_ids if v == vpc_id]
-    vpcs = [world.get_any(v) for v in vpc_ids]
-    return any(v is not None and v.data.get("dns_support") and v.data.get("dns_hostnames") for v in vpcs)
+    return frozenset(
+        v.id
+        for v in (world.get_any(i) for i in vpc_ids)
+        if v is not None and v.data.get("dns_support") and v.data.get("dns_hostnames")
+    )
 
 
 def _fqdn(name: str) -> str:
