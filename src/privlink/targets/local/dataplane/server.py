@@ -466,6 +466,7 @@ class DataPlane:
         self.bind_errors: dict[str, str] = {}
         self.dns_servers: list[asyncio.BaseTransport | asyncio.Server] = []
         self.dns_address = ""
+        self.dns_port = 0  # the shared server's port; every consumer VPC's view listens on it too
         self.claim: asyncio.Server | None = None
         self.generation = 0
         self.stopping = asyncio.Event()
@@ -793,16 +794,16 @@ class DataPlane:
                 transport.close()
                 continue
             self.dns_servers = [transport, tcp]
-            self.dns_address = f"{SHARED_DNS_IP}:{port}"
+            self.dns_address, self.dns_port = f"{SHARED_DNS_IP}:{port}", port
             return
         raise OSError("no port free for DNS on both UDP and TCP")
 
     def zone_for(self, view: str) -> dns.ZoneTable:
-        return self.views.get(view, self.zone) if view != SHARED_DNS_IP else self.zone
+        return self.views.get(view, self.zone)  # the shared server's IP is never a view's
 
     async def _apply_dns_views(self, config: DataPlaneConfig) -> None:
         """One UDP + TCP DNS server per consumer VPC view, on its IP and the shared server's port."""
-        port = int(self.dns_address.rsplit(":", 1)[1])
+        port = self.dns_port
         for ip in [ip for ip in self.view_servers if ip not in self.views]:
             for server in self.view_servers.pop(ip):
                 server.close()
@@ -879,7 +880,7 @@ class DataPlane:
             "time_scale": self.time_scale,
             "dns": self.dns_address,
             "dns_views": {
-                v.consumer: f"{v.bind_ip}:{self.dns_address.rsplit(':', 1)[1]}"
+                v.consumer: f"{v.bind_ip}:{self.dns_port}"
                 for v in cfg.dns.views
                 if v.bind_ip in self.view_servers
             },
