@@ -6,6 +6,9 @@ Paths measured side by side against the same fast HTTP target (bench/target_serv
   direct   client -> target
   sandbox  client -> endpoint ENI listener -> NLB node -> target (the local target's data plane)
   haproxy  client -> haproxy frontend -> haproxy frontend -> target (the same two TCP hops), if installed
+  haproxy_one_hop  client -> haproxy frontend -> target: one proxy hop in C, the reference for what
+           any proxy in the path costs against direct on this machine (the sandbox proxies once:
+           the ENI listener's flow goes straight to the target the NLB node chose)
 Load comes from wrk (keep-alive, new connection per request, bulk transfer; per mode the paths run
 back to back, same wrk settings); lines say "skipped" when a tool is missing. After the load runs,
 each proxy's peak resident memory (VmHWM of the data-plane process and of the HAProxy process);
@@ -86,12 +89,15 @@ def peak_rss_mib(pid: int) -> float | None:
 
 
 @contextmanager
-def haproxy_chain(target_port: int) -> Iterator[tuple[int, int] | None]:
-    """Two chained `mode tcp` frontends in one HAProxy; yields (entry port, pid)."""
+def haproxy_chain(target_port: int) -> Iterator[tuple[int, int, int] | None]:
+    """Two chained `mode tcp` frontends, and a one-hop frontend, in one HAProxy.
+
+    Yields (two-hop entry port, one-hop entry port, pid).
+    """
     if shutil.which("haproxy") is None:
         yield None
         return
-    entry, middle = free_port(), free_port()
+    entry, middle, one_hop = free_port(), free_port(), free_port()
     config = f"""
 global
     maxconn 4000
@@ -111,6 +117,9 @@ frontend hop2
     default_backend to_target
 backend to_target
     server t1 127.0.0.1:{target_port}
+frontend one_hop
+    bind 127.0.0.1:{one_hop}
+    default_backend to_target
 """
     with tempfile.NamedTemporaryFile("w", suffix=".cfg", delete=False) as handle:
         handle.write(config)
@@ -118,7 +127,8 @@ backend to_target
         quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
         with process(["haproxy", "-f", handle.name, "-db"], **quiet) as proc:
             wait_listening(entry)
-            yield entry, proc.pid
+            wait_listening(one_hop)
+            yield entry, one_hop, proc.pid
     finally:
         os.unlink(handle.name)
 
@@ -319,11 +329,12 @@ def main() -> None:
         pids = {"sandbox": pid}
         if chain:
             paths["haproxy"] = ("127.0.0.1", chain[0])
-            pids["haproxy"] = chain[1]
+            paths["haproxy_one_hop"] = ("127.0.0.1", chain[1])
+            pids["haproxy"] = pids["haproxy_one_hop"] = chain[2]
         results = load_figures(paths, seconds, pids)
         emit("sandbox.peak_rss", peak_rss_mib(pid), "MiB")
         if chain:
-            emit("haproxy.peak_rss", peak_rss_mib(chain[1]), "MiB")
+            emit("haproxy.peak_rss", peak_rss_mib(chain[2]), "MiB")
     direct, sandbox, haproxy = results["direct"], results["sandbox"], results.get("haproxy")
     emit("ratio.sandbox_vs_direct.keepalive_rps", ratio(sandbox["keepalive"], direct["keepalive"], "rps"),
          target=">= 0.5")
@@ -332,6 +343,10 @@ def main() -> None:
         return
     for mode, key in (("keepalive", "rps"), ("newconn", "rps"), ("bulk", "mib_s")):
         emit(f"ratio.sandbox_vs_haproxy.{mode}", ratio(sandbox[mode], haproxy[mode], key), target=">= 1.0")
+    # context for the sandbox/direct target: what one proxy hop written in C gets here
+    one_hop = results["haproxy_one_hop"]["keepalive"]
+    emit("ratio.haproxy_one_hop_vs_direct.keepalive_rps", ratio(one_hop, direct["keepalive"], "rps"))
+    emit("ratio.sandbox_vs_haproxy_one_hop.keepalive_rps", ratio(sandbox["keepalive"], one_hop, "rps"))
 
 
 if __name__ == "__main__":
