@@ -13,6 +13,7 @@ import yaml
 from privlink.iam_policy import actions_in, policies, policy_for
 from privlink.spec import parse_spec
 from privlink.spec.demo import demo_spec_text
+from privlink.templates.render import render_stacks
 from privlink_testing import run_privlink as privlink
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "privlink"
@@ -408,7 +409,64 @@ def test_test_instance_role_statements_are_narrow():
         "arn:aws:iam::*:role/privlink-*",
         "arn:aws:iam::*:instance-profile/privlink-*",
     ]
-    send = found["SsmProbe"]
-    assert send["Action"] == ["ssm:SendCommand"]
-    assert send["Resource"] == ["arn:aws:ssm:*::document/AWS-RunShellScript", "arn:aws:ec2:*:*:instance/*"]
     assert not any(a.startswith("iam:") for a in found["SsmProbeRead"]["Action"])
+
+
+def test_send_command_runs_only_on_the_links_tagged_test_instances():
+    spec = with_test_instance()
+    found = statements(policy_for(spec, "consumer"))
+    sending = {sid: s for sid, s in found.items() if "ssm:SendCommand" in s["Action"]}
+    assert set(sending) == {"SsmProbeDocument", "SsmProbeTestInstances"}
+    document, instances = sending["SsmProbeDocument"], sending["SsmProbeTestInstances"]
+    assert document["Action"] == instances["Action"] == ["ssm:SendCommand"]
+    assert document["Resource"] == "arn:aws:ssm:*::document/AWS-RunShellScript"
+    assert "Condition" not in document
+    assert instances["Resource"] == "arn:aws:ec2:*:*:instance/*"
+    assert instances["Condition"] == {
+        "StringEquals": {
+            "ssm:resourceTag/privlink:link": "hello",
+            "ssm:resourceTag/privlink:app": "ssm-probe",
+        }
+    }
+    # The condition holds exactly tags the rendered test instance carries, so it admits that one.
+    consumer = next(s for s in render_stacks(spec) if s.stack_name == "privlink-hello-consumer-dev")
+    instance = consumer.template["Resources"]["TestInstance"]["Properties"]
+    tags = {t["Key"]: t["Value"] for t in instance["Tags"]}
+    wanted = {
+        k.removeprefix("ssm:resourceTag/"): v for k, v in instances["Condition"]["StringEquals"].items()
+    }
+    assert wanted.items() <= tags.items()
+    # ... and not the demo app's instances of the same link, which carry privlink:app=demo.
+    producer = next(s for s in render_stacks(spec) if s.stack_name == "privlink-hello-producer")
+    demo = [r for r in producer.template["Resources"].values() if r["Type"] == "AWS::EC2::Instance"]
+    assert demo and all(
+        not wanted.items() <= {t["Key"]: t["Value"] for t in r["Properties"]["Tags"]}.items() for r in demo
+    )
+
+
+def test_send_command_follows_the_link_name():
+    spec = parse_spec(
+        demo_spec_text()
+        .replace("name: hello", "name: orders", 1)
+        .replace(VPN_LINE, VPN_LINE + "    test_instance: {enabled: true}\n")
+    )
+    condition = statements(policy_for(spec, "consumer"))["SsmProbeTestInstances"]["Condition"]
+    assert condition["StringEquals"]["ssm:resourceTag/privlink:link"] == "orders"
+
+
+def test_cli_text_shows_the_tag_condition_and_the_way_to_another_instance(spec_dir):
+    spec = spec_dir / "privlink.yaml"
+    spec.write_text(
+        spec.read_text().replace(VPN_LINE, VPN_LINE + "    test_instance: {enabled: true}\n"),
+        encoding="utf-8",
+    )
+    result = privlink("iam-policy", "--side", "consumer", "--output", "text", cwd=spec_dir)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    at = next(i for i, line in enumerate(lines) if line.startswith("- SsmProbeTestInstances:"))
+    assert "--instance" in lines[at] and "privlink:link=hello" in lines[at]
+    assert lines[at + 1 : at + 4] == [
+        "    ssm:SendCommand",
+        "    on arn:aws:ec2:*:*:instance/*",
+        "    when StringEquals ssm:resourceTag/privlink:link=hello, ssm:resourceTag/privlink:app=ssm-probe",
+    ]

@@ -16,6 +16,7 @@ from typing import Any
 
 from privlink.errors import BadInput
 from privlink.spec.models import Spec
+from privlink.templates import naming
 
 SIDES = ("producer", "consumer")
 
@@ -454,13 +455,37 @@ ENDPOINT_PRIVATE_DNS = Group(
     ("route53:AssociateVPCWithHostedZone",),
 )
 
-SSM_PROBE = Group(
-    "SsmProbe",
-    "`privlink test --via ssm`: find an SSM-online instance in the consumer VPC (the test instance first, "
-    "else any) and run the probe there with the AWS-RunShellScript document",
+# SendCommand is authorized on the document and on each instance, so it takes two statements: the
+# document one alone lets the command run nowhere, the instance one admits only the test instances
+# privlink tagged for this link. `ssm:resourceTag/<key>` is the condition key SSM documents for
+# that ("Restricting Run Command access based on tags",
+# https://docs.aws.amazon.com/systems-manager/latest/userguide/sysman-rc-setting-up-cmdsec.html);
+# it is SSM's own key, so the rule that global keys (`aws:...`) on SendCommand also need
+# `aws:ViaAWSService` (https://docs.aws.amazon.com/systems-manager/latest/userguide/run-command-setting-up.html)
+# does not apply.
+SSM_PROBE_DOCUMENT = Group(
+    "SsmProbeDocument",
+    "`privlink test --via ssm`: run the probe with the AWS-RunShellScript document, no other",
     ("ssm:SendCommand",),
-    ("arn:aws:ssm:*::document/AWS-RunShellScript", "arn:aws:ec2:*:*:instance/*"),
+    ("arn:aws:ssm:*::document/AWS-RunShellScript",),
 )
+
+SSM_PROBE_INSTANCES = "arn:aws:ec2:*:*:instance/*"
+
+
+def ssm_probe_instances(link: str) -> Group:
+    """SendCommand on the test instances privlink made for `link` only, by their tags."""
+    tags = naming.test_instance_tags(link)
+    wanted = ", ".join(f"{k}={v}" for k, v in tags.items())
+    return Group(
+        "SsmProbeTestInstances",
+        f"`privlink test --via ssm`: only on the test instances of this link (tagged {wanted}); "
+        "an instance you name with `--instance` needs these tags, or a wider ssm:SendCommand grant of yours",
+        ("ssm:SendCommand",),
+        (SSM_PROBE_INSTANCES,),
+        {"StringEquals": {f"ssm:resourceTag/{k}": v for k, v in tags.items()}},
+    )
+
 
 SSM_PROBE_READ = Group(
     "SsmProbeRead",
@@ -518,7 +543,8 @@ def groups_for(spec: Spec, side: str) -> list[Group]:
             groups.append(ENDPOINT_PRIVATE_DNS)
         if tested:
             groups += [TEST_INSTANCE, TEST_INSTANCE_IMAGE, TEST_INSTANCE_ROLE, TEST_INSTANCE_ROLE_POLICY]
-            groups += [TEST_INSTANCE_PASS_ROLE, SSM_PROBE, SSM_PROBE_READ]
+            groups += [TEST_INSTANCE_PASS_ROLE, SSM_PROBE_DOCUMENT, ssm_probe_instances(spec.name)]
+            groups.append(SSM_PROBE_READ)
         return groups
     raise BadInput("--side", f"unknown side {side!r}", "use producer, consumer or all")
 
@@ -543,6 +569,14 @@ def actions_in(policy: dict[str, Any]) -> set[str]:
     return found
 
 
+def condition_text(condition: dict[str, Any]) -> str:
+    """A statement's condition on one line: `StringEquals iam:PassedToService=ec2.amazonaws.com`."""
+    return "; ".join(
+        f"{operator} " + ", ".join(f"{key}={value}" for key, value in pairs.items())
+        for operator, pairs in condition.items()
+    )
+
+
 def format_text(spec: Spec, side: str = "all") -> str:
     """Each side's groups with their purpose, then the JSON document to attach."""
     out: list[str] = []
@@ -556,6 +590,8 @@ def format_text(spec: Spec, side: str = "all") -> str:
             out.append(f"    {', '.join(sorted(group.actions))}")
             if group.resources != ("*",):
                 out.append(f"    on {', '.join(group.resources)}")
+            if group.condition:
+                out.append(f"    when {condition_text(group.condition)}")
         out.append("")
         out.append(json.dumps(policy_for(spec, name), indent=2))
         out.append("")

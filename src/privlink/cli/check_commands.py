@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Callable
 from enum import Enum
@@ -28,8 +29,14 @@ class Checkable(Protocol):
 class SsmCapable(Protocol):
     """A target that can run the probe on an instance inside the consumer VPC (`test --via ssm`)."""
 
-    def probe_ssm(self, consumer: str, name: str, port: int) -> Any:  # -> privlink.probe.ProbeReport
-        """The probe's report from inside the consumer's VPC, its first step `ssm`."""
+    def probe_ssm(
+        self, consumer: str, name: str, port: int, instance: str | None = None
+    ) -> Any:  # -> privlink.probe.ProbeReport
+        """The probe's report from inside the consumer's VPC (on `instance` when named), its first
+        step `ssm`."""
+
+
+INSTANCE_ID = re.compile(r"i-(?:[0-9a-f]{8}|[0-9a-f]{17})")
 
 
 class Via(str, Enum):
@@ -68,19 +75,30 @@ def test_command(
         "--via",
         help="local: from this machine; ssm: from an SSM-managed instance in the consumer VPC.",
     ),
+    instance: str | None = typer.Option(
+        None,
+        "--instance",
+        metavar="ID",
+        help="With --via ssm: run on this SSM-managed instance in the consumer VPC instead of the "
+        "test instance (it needs the test instance's tags, see `privlink iam-policy`, or your own grant).",
+    ),
     output: OutputFormat = typer.Option(OutputFormat.text, "--output", help="text or json."),
 ) -> None:
     """Resolve the private name and call the service end to end (exit 1 when it fails)."""
     g = globals_of(ctx)
+    check_instance(instance, via.value)
     spec = g.spec()
     name = chosen_consumer(spec, consumer)
     target = g.target_for(spec)
-    report = run_test(target, spec, name, via.value)
+    report = run_test(target, spec, name, via.value, instance)
     if output is OutputFormat.json:
         emit_json(report.to_dict())
     else:
         print(render_probe(report, name))
-        if not report.ok:
+        if not report.ok and report.failed_step == "ssm":
+            # The probe never ran: doctor cannot tell why, the step's detail does.
+            stderr(f"privlink: test failed at step ssm: {report.steps[0].detail}")
+        elif not report.ok:
             stderr(
                 f"privlink: test failed at step {report.failed_step}; run `privlink doctor` to find out why"
             )
@@ -88,7 +106,21 @@ def test_command(
         raise typer.Exit(1)
 
 
-def run_test(target: Any, spec: Any, consumer: str, via: str):  # -> ProbeReport
+def check_instance(instance: str | None, via: str) -> None:
+    """`--instance` is an EC2 instance ID, and only `--via ssm` runs on one."""
+    if instance is None:
+        return
+    if not INSTANCE_ID.fullmatch(instance):
+        raise BadInput(
+            "--instance", f"{instance!r} is not an EC2 instance ID", "give one like i-0123456789abcdef0"
+        )
+    if via != "ssm":
+        raise BadInput(
+            "--instance", "only --via ssm runs the probe on an instance", "add --via ssm, or drop --instance"
+        )
+
+
+def run_test(target: Any, spec: Any, consumer: str, via: str, instance: str | None = None):  # -> ProbeReport
     from privlink.probe import run_probe
 
     target = checkable(target)
@@ -97,7 +129,7 @@ def run_test(target: Any, spec: Any, consumer: str, via: str):  # -> ProbeReport
     dns_server, private_name, port = target.probe_plan(consumer)
     if via == "local":
         return run_probe(private_name, port, dns_server)
-    return target.probe_ssm(consumer, private_name, port)
+    return target.probe_ssm(consumer, private_name, port, instance)
 
 
 def render_probe(report: Any, consumer: str) -> str:

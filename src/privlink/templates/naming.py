@@ -53,6 +53,12 @@ PARAM_TEST_INSTANCE_IMAGE_ID = "TestInstanceImageId"  # SSM parameter type with 
 TEST_INSTANCE_APP = "ssm-probe"  # its TAG_APP value
 
 
+def test_instance_tags(link: str) -> dict[str, str]:
+    """The tags that mark a test instance privlink made for `link` (its template sets them, the
+    tagging of every resource and its TAG_APP); `ssm:SendCommand` is granted on these only."""
+    return {TAG_LINK: link, TAG_APP: TEST_INSTANCE_APP}
+
+
 def al2023_image_ssm_path(architecture: str) -> str:
     """The public SSM parameter holding the latest Amazon Linux 2023 AMI for x86_64 or arm64."""
     return f"/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-{architecture}"

@@ -6,7 +6,7 @@ import datetime as dt
 import json
 
 import boto3
-from botocore.stub import Stubber
+from botocore.stub import ANY, Stubber
 
 from privlink.probe import ProbeReport, ProbeStep
 from privlink.targets.aws.gateway import ClientProxy
@@ -112,6 +112,52 @@ class Aws:
                     {"Name": "vpc-id", "Values": [VPC]},
                     {"Name": "instance-state-name", "Values": ["running"]},
                 ]
+            },
+        )
+
+    def described(self, instance, vpc=VPC, state="running", tags=None):
+        """DescribeInstances filtered on one instance ID (the one named with --instance); `vpc=None`
+        answers as AWS does for an ID of no instance: no reservations."""
+        instances = [
+            {
+                "InstanceId": instance,
+                "InstanceType": "t3.micro",
+                "State": {"Code": {"running": 16, "stopped": 80}[state], "Name": state},
+                "VpcId": vpc,
+                "SubnetId": "subnet-0123456789abcdef0",
+                "PrivateIpAddress": "10.10.1.9",
+                "Tags": [{"Key": k, "Value": v} for k, v in (tags or {}).items()],
+            }
+        ]
+        self.ec2_stub.add_response(
+            "describe_instances",
+            {
+                "Reservations": [
+                    {
+                        "ReservationId": "r-0fedcba9876543210",
+                        "OwnerId": "111111111111",
+                        "Instances": instances,
+                    }
+                ]
+                if vpc
+                else []
+            },
+            {"Filters": [{"Name": "instance-id", "Values": [instance]}]},
+        )
+
+    def denied(self, instance, message="User is not authorized to perform: ssm:SendCommand"):
+        """SendCommand refused by IAM, as SSM answers it."""
+        self.ssm_stub.add_client_error(
+            "send_command",
+            service_error_code="AccessDeniedException",
+            service_message=message,
+            http_status_code=400,
+            expected_params={
+                "InstanceIds": [instance],
+                "DocumentName": SSM_DOCUMENT,
+                "Comment": ANY,
+                "Parameters": ANY,
+                "TimeoutSeconds": ANY,
             },
         )
 

@@ -7,7 +7,7 @@ import datetime as dt
 import json
 
 import pytest
-from ssm_fakes import COMMAND_ID, REGION, TEST_INSTANCE, VPC, Aws, healthy_report
+from ssm_fakes import COMMAND_ID, OTHER_INSTANCE, REGION, TEST_INSTANCE, VPC, Aws, healthy_report
 
 from privlink.cli import main
 from privlink.probe import ProbeReport, ProbeStep
@@ -163,3 +163,65 @@ def test_consumer_not_deployed_is_one_line_exit_2(cli):
         f"privlink: error: {STACK}: not deployed (no VpcId output); hint: run `privlink --target aws up` first"
     ]
     assert "Traceback" not in err
+
+
+def test_a_named_instance_serves_instead_of_the_test_instance(cli, aws):
+    deployed(cli.cfn_stub, {"VpcId": VPC, "TestInstanceId": TEST_INSTANCE})
+    aws.described(OTHER_INSTANCE)
+    aws.agents([OTHER_INSTANCE], online={OTHER_INSTANCE})
+    aws.send(OTHER_INSTANCE)
+    aws.invocation(OTHER_INSTANCE, "Success", stdout=healthy_report(), code=0)
+    code, out, err = cli("test", "--via", "ssm", "--instance", OTHER_INSTANCE)
+    assert code == 0, err
+    assert out.splitlines()[1].endswith(f"command {COMMAND_ID} on {OTHER_INSTANCE}: Success")
+
+
+def test_an_offline_test_instance_is_not_swapped_for_another_unasked(cli, aws):
+    deployed(cli.cfn_stub, {"VpcId": VPC, "TestInstanceId": TEST_INSTANCE})
+    aws.agents([TEST_INSTANCE], online=set())
+    aws.running([TEST_INSTANCE, OTHER_INSTANCE])
+    aws.agents([OTHER_INSTANCE], online={OTHER_INSTANCE})
+    code, out, err = cli("test", "--via", "ssm")
+    assert code == 1 and aws.sent == []
+    [line] = err.splitlines()
+    assert line.startswith(
+        f"privlink: test failed at step ssm: the test instance {TEST_INSTANCE} is not online"
+    )
+    assert f"--instance {OTHER_INSTANCE}" in line
+
+
+def test_send_command_denied_is_one_line_naming_the_action_instance_and_fix(cli, aws):
+    deployed(cli.cfn_stub, {"VpcId": VPC, "TestInstanceId": TEST_INSTANCE})
+    aws.agents([TEST_INSTANCE], online={TEST_INSTANCE})
+    aws.denied(TEST_INSTANCE)
+    code, out, err = cli("test", "--via", "ssm")
+    assert code == 1
+    assert "FAIL ssm" in out and "test failed at step: ssm" in out
+    assert err.splitlines() == [
+        f"privlink: test failed at step ssm: ssm:SendCommand on {TEST_INSTANCE} denied (dev, {REGION}): "
+        "attach the consumer policy `privlink iam-policy --side consumer` prints (statements "
+        "SsmProbeDocument and SsmProbeTestInstances) to the identity of accounts.dev (AWS: "
+        "AccessDeniedException: User is not authorized to perform: ssm:SendCommand)"
+    ]
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("argv", "line"),
+    [
+        (
+            ["--via", "ssm", "--instance", "i-12345"],
+            "privlink: error: --instance: 'i-12345' is not an EC2 instance ID; "
+            "hint: give one like i-0123456789abcdef0",
+        ),
+        (
+            ["--instance", OTHER_INSTANCE],
+            "privlink: error: --instance: only --via ssm runs the probe on an instance; "
+            "hint: add --via ssm, or drop --instance",
+        ),
+    ],
+)
+def test_a_bad_instance_flag_is_one_line_exit_2_before_any_call(cli, argv, line):
+    code, out, err = cli("test", *argv)
+    assert (code, out) == (2, "")
+    assert err.splitlines() == [line]

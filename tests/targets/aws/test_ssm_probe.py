@@ -1,5 +1,6 @@
 """`privlink test --via ssm` against botocore Stubbers (every response checked against the service
-model): which instance, the command SSM runs, polling the invocation, and every way it can fail."""
+model): which instance (the test instance, or one the user names, never another on its own), the
+command SSM runs, polling the invocation, and every way it can fail."""
 
 from __future__ import annotations
 
@@ -7,7 +8,6 @@ import json
 import subprocess
 
 import pytest
-from botocore.stub import ANY
 from loopback_http import loopback_http
 from ssm_fakes import (
     COMMAND_ID,
@@ -22,7 +22,7 @@ from ssm_fakes import (
 )
 
 from privlink.probe import ProbeReport, ProbeStep
-from privlink.targets.aws.ssm_probe import SSM_DOCUMENT, remote_commands, run_probe_ssm
+from privlink.targets.aws.ssm_probe import remote_commands, run_probe_ssm
 
 
 @pytest.fixture
@@ -40,6 +40,7 @@ def probe(aws, clock, preferred=TEST_INSTANCE, name=NAME, port=PORT, **kw):
         VPC,
         name,
         port,
+        link="hello",
         preferred=preferred,
         sleep=clock.sleep,
         clock=clock.now,
@@ -70,7 +71,7 @@ def test_end_to_end_on_the_test_instance_with_the_real_script_output(aws, clock)
     assert sent["InstanceIds"] == [TEST_INSTANCE] and sent["DocumentName"] == "AWS-RunShellScript"
     [text] = sent["Parameters"]["commands"]
     assert text == command and text.startswith(f"python3 - 127.0.0.1 {port} / 5.0 ")
-    assert {service for _, _, service in aws.asked} == {"ssm", "ec2"}
+    assert {service for _, _, service in aws.asked} == {"ssm"}  # an online test instance needs no EC2 look-up
     assert {(a, r) for a, r, _ in aws.asked} == {("dev", REGION)}
 
 
@@ -88,23 +89,30 @@ def test_steps_are_rendered_with_ssm_first(aws, clock):
     assert lines[-1] == "test passed"
 
 
-def test_an_offline_test_instance_falls_back_to_another_online_instance(aws, clock):
+def test_an_offline_test_instance_is_not_replaced_by_an_unnamed_one(aws, clock):
     aws.agents([TEST_INSTANCE], online=set())
     aws.running([TEST_INSTANCE, OTHER_INSTANCE])
     aws.agents([OTHER_INSTANCE], online={OTHER_INSTANCE})
-    aws.send(OTHER_INSTANCE)
-    aws.invocation(OTHER_INSTANCE, "Success", stdout=healthy_report(), code=0)
     report = probe(aws, clock)
-    assert report.ok
-    assert OTHER_INSTANCE in report.steps[0].detail
+    [step] = report.steps
+    assert (step.name, step.ok) == ("ssm", False)
+    assert step.detail.startswith(f"the test instance {TEST_INSTANCE} is not online in SSM yet")
+    assert (
+        f"online in SSM in {VPC}: {OTHER_INSTANCE}, not used unless named: --instance {OTHER_INSTANCE} "
+        "(it needs the tags privlink:link=hello and privlink:app=ssm-probe" in step.detail
+    )
+    assert aws.sent == []
 
 
-def test_without_a_test_instance_any_online_instance_in_the_vpc_serves(aws, clock):
+def test_without_a_test_instance_an_online_instance_is_only_offered(aws, clock):
     aws.running([OTHER_INSTANCE, TEST_INSTANCE])
-    aws.agents([OTHER_INSTANCE, TEST_INSTANCE], online={TEST_INSTANCE})
-    aws.send(TEST_INSTANCE)
-    aws.invocation(TEST_INSTANCE, "Success", stdout=healthy_report(), code=0)
-    assert probe(aws, clock, preferred=None).ok
+    aws.agents([OTHER_INSTANCE, TEST_INSTANCE], online={TEST_INSTANCE, OTHER_INSTANCE})
+    report = probe(aws, clock, preferred=None)
+    [step] = report.steps
+    assert not step.ok
+    assert step.detail.startswith("the consumer stack has no test instance; set consumers[].test_instance")
+    assert f"{OTHER_INSTANCE}, {TEST_INSTANCE}, not used unless named" in step.detail
+    assert aws.sent == []
 
 
 def test_no_instance_at_all_names_the_fix(aws, clock):
@@ -116,8 +124,19 @@ def test_no_instance_at_all_names_the_fix(aws, clock):
         VPC in step.detail
         and "test_instance: {enabled: true}" in step.detail
         and "privlink up" in step.detail
+        and "with --instance" in step.detail
     )
+    assert "online in SSM" not in step.detail
     assert aws.sent == []
+
+
+def test_instances_that_cannot_be_listed_leave_the_hint_out_not_the_failure(aws, clock):
+    aws.agents([TEST_INSTANCE], online=set())
+    aws.ec2_stub.add_client_error("describe_instances", "UnauthorizedOperation", http_status_code=403)
+    report = probe(aws, clock)
+    [step] = report.steps
+    assert step.detail.startswith(f"the test instance {TEST_INSTANCE} is not online in SSM yet")
+    assert "UnauthorizedOperation" not in step.detail and aws.sent == []
 
 
 def test_a_test_instance_not_yet_online_says_to_wait(aws, clock):
@@ -184,23 +203,53 @@ def test_aws_errors_end_as_a_failed_ssm_step_not_an_exception(aws, clock):
     aws.agents([TEST_INSTANCE], online={TEST_INSTANCE})
     aws.ssm_stub.add_client_error(
         "send_command",
-        service_error_code="AccessDeniedException",
-        service_message="User is not authorized to perform: ssm:SendCommand",
+        service_error_code="InvalidDocument",
+        service_message="Document AWS-RunShellScript does not exist",
         http_status_code=400,
-        expected_params={
-            "InstanceIds": [TEST_INSTANCE],
-            "DocumentName": SSM_DOCUMENT,
-            "Comment": ANY,
-            "Parameters": ANY,
-            "TimeoutSeconds": ANY,
-        },
     )
     report = probe(aws, clock)
     [step] = report.steps
     assert not step.ok
     assert step.detail == (
-        "SSM failed: aws ssm:send_command (dev, eu-central-1): AccessDeniedException: User is not authorized "
-        "to perform: ssm:SendCommand; grant ssm:send_command to the identity used for account dev (accounts.dev)"
+        "SSM failed: aws ssm:send_command (dev, eu-central-1): InvalidDocument: Document "
+        "AWS-RunShellScript does not exist"
+    )
+
+
+DENIED_BY_AWS = (
+    "User: arn:aws:sts::111111111111:assumed-role/privlink-deployer/privlink is not authorized to "
+    "perform: ssm:SendCommand on resource: arn:aws:ec2:eu-central-1:111111111111:instance/{} because "
+    "no identity-based policy allows the ssm:SendCommand action"
+)
+
+
+def test_send_command_denied_on_the_test_instance_names_the_action_and_the_policy(aws, clock):
+    aws.agents([TEST_INSTANCE], online={TEST_INSTANCE})
+    aws.denied(TEST_INSTANCE, DENIED_BY_AWS.format(TEST_INSTANCE))
+    report = probe(aws, clock)
+    [step] = report.steps
+    assert (step.name, step.ok) == ("ssm", False)
+    assert step.detail == (
+        f"ssm:SendCommand on {TEST_INSTANCE} denied (dev, eu-central-1): attach the consumer policy "
+        "`privlink iam-policy --side consumer` prints (statements SsmProbeDocument and "
+        "SsmProbeTestInstances) to the identity of accounts.dev (AWS: AccessDeniedException: "
+        + DENIED_BY_AWS.format(TEST_INSTANCE)
+        + ")"
+    )
+    assert "\n" not in step.detail
+
+
+def test_send_command_denied_on_a_named_instance_says_tag_it_or_grant_it(aws, clock):
+    aws.described(OTHER_INSTANCE)
+    aws.agents([OTHER_INSTANCE], online={OTHER_INSTANCE})
+    aws.denied(OTHER_INSTANCE)
+    report = probe(aws, clock, instance_id=OTHER_INSTANCE)
+    [step] = report.steps
+    assert step.detail.startswith(
+        f"ssm:SendCommand on {OTHER_INSTANCE} denied (dev, eu-central-1): privlink's policy grants it only "
+        f"on instances tagged privlink:link=hello and privlink:app=ssm-probe: tag {OTHER_INSTANCE} so, "
+        f"or grant ssm:SendCommand on arn:aws:ec2:eu-central-1:*:instance/{OTHER_INSTANCE} and "
+        "arn:aws:ssm:eu-central-1::document/AWS-RunShellScript to the identity of accounts.dev"
     )
 
 
@@ -215,8 +264,52 @@ def test_other_invocation_errors_are_not_retried(aws, clock):
     assert clock.sleeps == [2.0]
 
 
-def test_an_explicit_instance_skips_the_lookup(aws, clock):
+def test_a_named_instance_in_the_vpc_runs_the_probe_instead_of_the_test_instance(aws, clock):
+    aws.described(OTHER_INSTANCE, tags={"Name": "bastion"})
+    aws.agents([OTHER_INSTANCE], online={OTHER_INSTANCE})
     aws.send(OTHER_INSTANCE)
     aws.invocation(OTHER_INSTANCE, "Success", stdout=healthy_report(), code=0)
-    assert probe(aws, clock, preferred=None, instance_id=OTHER_INSTANCE).ok
-    assert [service for _, _, service in aws.asked] == ["ssm"]
+    report = probe(aws, clock, instance_id=OTHER_INSTANCE)  # the test instance is not even asked about
+    assert report.ok
+    assert report.steps[0].detail == f"command {COMMAND_ID} on {OTHER_INSTANCE}: Success"
+    assert [s["InstanceIds"] for s in aws.sent] == [[OTHER_INSTANCE]]
+
+
+@pytest.mark.parametrize(
+    ("found", "online", "expected"),
+    [
+        (
+            {"vpc": None},
+            False,
+            f"--instance {OTHER_INSTANCE}: no such instance in account dev, eu-central-1; name one in {VPC}",
+        ),
+        (
+            {"vpc": "vpc-0fedcba9876543210"},
+            False,
+            f"--instance {OTHER_INSTANCE} is in vpc-0fedcba9876543210, not in the consumer VPC {VPC}: "
+            "the probe must run inside it; name an instance there",
+        ),
+        (
+            {"state": "stopped"},
+            False,
+            f"--instance {OTHER_INSTANCE} is stopped: start it, or name a running instance in {VPC}",
+        ),
+        (
+            {},
+            True,
+            f"--instance {OTHER_INSTANCE}: its SSM agent is not online; it needs the agent",
+        ),
+    ],
+    ids=["no-such-instance", "another-vpc", "stopped", "agent-offline"],
+)
+def test_a_named_instance_that_cannot_serve_is_refused_before_any_command(
+    aws, clock, found, online, expected
+):
+    aws.described(OTHER_INSTANCE, **found)
+    if online:
+        aws.agents([OTHER_INSTANCE], online=set())
+    report = probe(aws, clock, instance_id=OTHER_INSTANCE)
+    [step] = report.steps
+    assert (step.name, step.ok) == ("ssm", False)
+    assert step.detail.startswith(expected)
+    assert aws.sent == []

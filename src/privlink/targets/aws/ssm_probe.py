@@ -2,7 +2,10 @@
 
 For when this machine cannot reach the VPC. The instance is the consumer stack's test instance
 (`consumers[].test_instance`, its ID in the stack's `TestInstanceId` output) when its SSM agent is
-online, else any running instance in the VPC whose agent is. SSM's `AWS-RunShellScript` runs
+online. Another instance serves only when the user names it (`--instance`): `privlink iam-policy`
+grants `ssm:SendCommand` on the test instances alone (by their tags), so an arbitrary shell script
+never goes to an instance nobody chose; when the test instance is not online the failure lists the
+VPC's other online instances to choose from. SSM's `AWS-RunShellScript` runs
 `REMOTE_SCRIPT` there with the instance's `python3` (stdlib only, Python 3.9 as on Amazon Linux
 2023): the same steps as `privlink.probe.run_probe` with the system resolver (the VPC's), printed
 as one JSON `ProbeReport`. The result comes back through `GetCommandInvocation`, whose standard
@@ -24,6 +27,8 @@ from typing import Any
 from privlink.errors import PrivlinkError
 from privlink.observe.aws import error_code
 from privlink.probe import Clock, ProbeReport, ProbeStep, describe_error
+from privlink.targets.aws.gateway import DENIED
+from privlink.templates import naming
 
 SSM_DOCUMENT = "AWS-RunShellScript"
 SSM_DONE = {"Success", "Failed", "Cancelled", "TimedOut"}
@@ -147,35 +152,97 @@ def online(ssm: Any, instance_ids: list[str]) -> list[str]:
     return [i for i in instance_ids if i in found]
 
 
-def find_ssm_instance(ec2: Any, ssm: Any, vpc_id: str, preferred: str | None = None) -> str | None:
-    """`preferred` (the stack's test instance) when its agent is online, else a running instance in
-    `vpc_id` whose agent is, else None."""
-    if preferred and online(ssm, [preferred]):
-        return preferred
+def running_in_vpc(ec2: Any, vpc_id: str) -> list[str]:
+    """The running instances in `vpc_id`."""
     response = ec2.describe_instances(
         Filters=[
             {"Name": "vpc-id", "Values": [vpc_id]},
             {"Name": "instance-state-name", "Values": ["running"]},
         ]
     )
-    ids = [i["InstanceId"] for r in response.get("Reservations", []) for i in r.get("Instances", [])]
-    ids = [i for i in ids if i != preferred]
-    found = online(ssm, ids) if ids else []
-    return found[0] if found else None
+    return [i["InstanceId"] for r in response.get("Reservations", []) for i in r.get("Instances", [])]
 
 
-def no_instance_detail(vpc_id: str, preferred: str | None) -> str:
-    if preferred:
-        return (
-            f"the test instance {preferred} is not online in SSM yet, nor any other instance in {vpc_id}; "
-            "its agent registers a few minutes after `privlink up` (through the ssm, ssmmessages and "
-            "ec2messages endpoints): wait and retry, or use --via local"
+def others_online(ec2: Any, ssm: Any, vpc_id: str, test_instance: str | None) -> list[str]:
+    """The running instances in `vpc_id` other than the test instance whose agent is online, for the
+    hint; empty when they cannot be read (the hint is then left out, the failure stands)."""
+    try:
+        ids = [i for i in running_in_vpc(ec2, vpc_id) if i != test_instance]
+        return online(ssm, ids) if ids else []
+    except PrivlinkError:
+        return []
+
+
+def tag_text(link: str) -> str:
+    return " and ".join(f"{k}={v}" for k, v in naming.test_instance_tags(link).items())
+
+
+def no_instance_detail(vpc_id: str, test_instance: str | None, others: list[str], link: str) -> str:
+    """Why no instance was chosen, what to do, and which others could be named."""
+    if test_instance:
+        detail = (
+            f"the test instance {test_instance} is not online in SSM yet; its agent registers a few "
+            "minutes after `privlink up` (through the ssm, ssmmessages and ec2messages endpoints): "
+            "wait and retry, or use --via local"
         )
-    return (
-        f"no running SSM-managed instance in {vpc_id}; set consumers[].test_instance: {{enabled: true}} "
-        "and run `privlink up`, or start one with the SSM agent and AmazonSSMManagedInstanceCore, "
-        "or use --via local"
-    )
+    else:
+        detail = (
+            "the consumer stack has no test instance; set consumers[].test_instance: {enabled: true} "
+            f"and run `privlink up`, name an SSM-managed instance of yours in {vpc_id} with --instance, "
+            "or use --via local"
+        )
+    if others:
+        shown = ", ".join(others[:3]) + (f" and {len(others) - 3} more" if len(others) > 3 else "")
+        detail += (
+            f"; online in SSM in {vpc_id}: {shown}, not used unless named: --instance {others[0]} "
+            f"(it needs the tags {tag_text(link)}, or an ssm:SendCommand grant wider than "
+            "`privlink iam-policy` prints)"
+        )
+    return detail
+
+
+def named_instance_problem(ec2: Any, ssm: Any, vpc_id: str, instance_id: str, where: str) -> str | None:
+    """Why the instance named with `--instance` cannot run the probe, or None when it can: it must
+    be a running instance in the consumer VPC whose SSM agent is online."""
+    response = ec2.describe_instances(Filters=[{"Name": "instance-id", "Values": [instance_id]}])
+    found = [i for r in response.get("Reservations", []) for i in r.get("Instances", [])]
+    if not found:
+        return f"--instance {instance_id}: no such instance in {where}; name one in {vpc_id}"
+    instance = found[0]
+    if instance.get("VpcId") != vpc_id:
+        return (
+            f"--instance {instance_id} is in {instance.get('VpcId') or 'no VPC'}, not in the consumer "
+            f"VPC {vpc_id}: the probe must run inside it; name an instance there"
+        )
+    state = instance.get("State", {}).get("Name", "unknown")
+    if state != "running":
+        return f"--instance {instance_id} is {state}: start it, or name a running instance in {vpc_id}"
+    if not online(ssm, [instance_id]):
+        return (
+            f"--instance {instance_id}: its SSM agent is not online; it needs the agent, a role with "
+            "AmazonSSMManagedInstanceCore and a way to reach SSM (the ssm, ssmmessages and ec2messages "
+            "endpoints in a VPC without internet)"
+        )
+    return None
+
+
+def send_denied_detail(
+    exc: PrivlinkError, instance_id: str, test_instance: str | None, link: str, account: str, region: str
+) -> str:
+    """AccessDenied from SendCommand: the action, the instance, and the fix for that instance."""
+    if instance_id == test_instance:
+        fix = (
+            "attach the consumer policy `privlink iam-policy --side consumer` prints (statements "
+            f"SsmProbeDocument and SsmProbeTestInstances) to the identity of accounts.{account}"
+        )
+    else:
+        fix = (
+            f"privlink's policy grants it only on instances tagged {tag_text(link)}: tag {instance_id} "
+            f"so, or grant ssm:SendCommand on arn:aws:ec2:{region}:*:instance/{instance_id} and "
+            f"arn:aws:ssm:{region}::document/{SSM_DOCUMENT} to the identity of accounts.{account}"
+        )
+    said = " ".join(exc.what.split())[:300]
+    return f"ssm:SendCommand on {instance_id} denied ({account}, {region}): {fix} (AWS: {said})"
 
 
 def run_probe_ssm(
@@ -186,6 +253,7 @@ def run_probe_ssm(
     name: str,
     port: int,
     *,
+    link: str,
     preferred: str | None = None,
     instance_id: str | None = None,
     path: str = "/",
@@ -195,8 +263,9 @@ def run_probe_ssm(
     sleep: Callable[[float], None] = time.sleep,
     clock: Clock = time.monotonic,
 ) -> ProbeReport:
-    """Run the probe on `instance_id`, else on `find_ssm_instance(..., preferred)`; never raises for
-    AWS errors. The report's first step is `ssm` (which instance, which command, how it ended)."""
+    """Run the probe on `instance_id` (the user named it) when it is fit to, else on `preferred` (the
+    stack's test instance of `link`) when its agent is online, and on no other; never raises for AWS
+    errors. The report's first step is `ssm` (which instance, which command, how it ended)."""
     report = ProbeReport(name=name, port=port, via="ssm")
     start = clock()
 
@@ -206,20 +275,31 @@ def run_probe_ssm(
 
     try:
         ssm = clients(account, region, "ssm")
-        if instance_id is None:
-            instance_id = find_ssm_instance(clients(account, region, "ec2"), ssm, vpc_id, preferred)
-        if instance_id is None:
-            return fail(no_instance_detail(vpc_id, preferred))
-        sent = ssm.send_command(
-            InstanceIds=[instance_id],
-            DocumentName=SSM_DOCUMENT,
-            Comment=f"privlink test {name}:{port}"[:100],
-            Parameters={
-                "commands": remote_commands(name, port, path, timeout),
-                "executionTimeout": [str(max(30, int(wait)))],
-            },
-            TimeoutSeconds=max(30, int(wait)),
-        )
+        if instance_id is not None:
+            ec2 = clients(account, region, "ec2")
+            problem = named_instance_problem(ec2, ssm, vpc_id, instance_id, f"account {account}, {region}")
+            if problem:
+                return fail(problem)
+        elif preferred and online(ssm, [preferred]):
+            instance_id = preferred
+        else:
+            others = others_online(clients(account, region, "ec2"), ssm, vpc_id, preferred)
+            return fail(no_instance_detail(vpc_id, preferred, others, link))
+        try:
+            sent = ssm.send_command(
+                InstanceIds=[instance_id],
+                DocumentName=SSM_DOCUMENT,
+                Comment=f"privlink test {name}:{port}"[:100],
+                Parameters={
+                    "commands": remote_commands(name, port, path, timeout),
+                    "executionTimeout": [str(max(30, int(wait)))],
+                },
+                TimeoutSeconds=max(30, int(wait)),
+            )
+        except PrivlinkError as exc:
+            if error_code(exc) not in DENIED:
+                raise
+            return fail(send_denied_detail(exc, instance_id, preferred, link, account, region))
         command_id = sent["Command"]["CommandId"]
         invocation: dict[str, Any] = {}
         while True:

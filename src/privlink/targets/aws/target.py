@@ -664,9 +664,11 @@ class AwsTarget(Target):
 
         return None, probe_name(self.spec, consumer, self.status), self.spec.producer.service.port
 
-    def probe_ssm(self, consumer: str, name: str, port: int):  # -> privlink.probe.ProbeReport
-        """The probe run on an SSM-managed instance in the consumer's VPC: its test instance when
-        the consumer stack has one online, else any online instance there (`test --via ssm`)."""
+    def probe_ssm(
+        self, consumer: str, name: str, port: int, instance: str | None = None
+    ):  # -> privlink.probe.ProbeReport
+        """The probe run on an SSM-managed instance in the consumer's VPC (`test --via ssm`): the
+        `instance` the user named, else the consumer stack's test instance when its agent is online."""
         from privlink.targets.aws.ssm_probe import run_probe_ssm
 
         declared = self.spec.consumer(consumer)
@@ -682,7 +684,9 @@ class AwsTarget(Target):
             vpc_id,
             name,
             port,
+            link=self.spec.name,
             preferred=outputs.get(naming.OUT_TEST_INSTANCE_ID) or None,
+            instance_id=instance,
             sleep=self.clock.sleep,
             clock=self.clock.now,
         )
