@@ -41,6 +41,7 @@ from privlink.observe.model import (
     VpnRoute,
 )
 from privlink.spec.models import Spec
+from privlink.targets.aws.gateway import iam_action
 from privlink.templates import naming
 
 Clients = Callable[[str, str, str], Any]
@@ -135,17 +136,6 @@ class Recorder:
         except Exception as exc:
             self.record(service, op, exc, parts)
             return None
-
-
-def iam_action(client: Any, service: str, op: str) -> str:
-    """The IAM action of a boto3 method, e.g. elasticloadbalancing:DescribeTargetHealth."""
-    meta = getattr(client, "meta", None)
-    try:
-        prefix = meta.service_model.signing_name
-        name = meta.method_to_api_mapping[op]
-    except (AttributeError, KeyError):
-        prefix, name = service, "".join(w.capitalize() for w in op.split("_"))
-    return f"{prefix}:{name}"
 
 
 def stack_outputs(rec: Recorder, stack: str, parts: tuple[str, ...]) -> tuple[str, dict[str, str]] | None:

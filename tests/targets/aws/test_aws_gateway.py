@@ -69,15 +69,15 @@ def test_client_errors_become_one_line_with_hints():
     denied = aws_error(
         client_error("UnauthorizedOperation", "You are not authorized to perform this operation."),
         "ec2",
-        "create_vpc_endpoint",
+        "CreateVpcEndpoint",
         "dev",
         "eu-west-2",
     )
     assert denied.one_line() == (
-        "aws ec2:create_vpc_endpoint (dev, eu-west-2): UnauthorizedOperation: "
+        "aws ec2:CreateVpcEndpoint (dev, eu-west-2): UnauthorizedOperation: "
         "You are not authorized to perform this operation."
     )
-    assert "ec2:create_vpc_endpoint" in denied.hint and "accounts.dev" in denied.hint
+    assert "ec2:CreateVpcEndpoint" in denied.hint and "accounts.dev" in denied.hint
     multi = aws_error(
         client_error("AccessDenied", "not authorized to perform: vpce:AllowMultiRegion"),
         "ec2",
@@ -101,5 +101,20 @@ def test_proxy_raises_aws_errors(stubbed):
     stub.add_client_error("describe_vpcs", "UnauthorizedOperation", "You are not authorized", 403)
     with pytest.raises(AwsError) as info:
         ec2.describe_vpcs()
-    assert info.value.code == "UnauthorizedOperation" and "describe_vpcs" in info.value.where
+    assert info.value.code == "UnauthorizedOperation" and "ec2:DescribeVpcs" in info.value.where
     assert isinstance(ec2, ClientProxy)
+
+
+def test_denied_hint_names_the_iam_action_not_the_boto3_method(stubbed):
+    """A grant the user can paste into a policy: IAM's service prefix and action name."""
+    elbv2, stub = stubbed("elbv2")
+    stub.add_client_error("describe_target_health", "AccessDenied", "User is not authorized", 403)
+    with pytest.raises(AwsError) as info:
+        elbv2.describe_target_health(TargetGroupArn="arn:aws:elasticloadbalancing:eu-west-2:111111111111:targetgroup/t/0123456789abcdef")
+    assert info.value.where.startswith("aws elasticloadbalancing:DescribeTargetHealth (")
+    assert "grant elasticloadbalancing:DescribeTargetHealth to the identity" in info.value.hint
+    ssm, stub = stubbed("ssm")
+    stub.add_client_error("send_command", "AccessDeniedException", "not authorized", 400)
+    with pytest.raises(AwsError) as info:
+        ssm.send_command(DocumentName="AWS-RunShellScript", InstanceIds=["i-0123456789abcdef0"])
+    assert "grant ssm:SendCommand to the identity" in info.value.hint

@@ -211,7 +211,7 @@ def test_aws_errors_end_as_a_failed_ssm_step_not_an_exception(aws, clock):
     [step] = report.steps
     assert not step.ok
     assert step.detail == (
-        "SSM failed: aws ssm:send_command (dev, eu-central-1): InvalidDocument: Document "
+        "SSM failed: aws ssm:SendCommand (dev, eu-central-1): InvalidDocument: Document "
         "AWS-RunShellScript does not exist"
     )
 

@@ -45,8 +45,27 @@ def client_config() -> Any:
     return Config(retries=dict(RETRY_CONFIG), connect_timeout=10, read_timeout=60)
 
 
+def iam_parts(client: Any, service: str, op: str) -> tuple[str, str]:
+    """The IAM service prefix and action of a boto3 method: ("elasticloadbalancing",
+    "DescribeTargetHealth") for elbv2's describe_target_health. The names a policy, the AccessDenied
+    message and CloudTrail use, not boto3's."""
+    meta = getattr(client, "meta", None)
+    try:
+        return meta.service_model.signing_name, meta.method_to_api_mapping[op]
+    except (AttributeError, KeyError):
+        return service, "".join(word.capitalize() for word in op.split("_"))
+
+
+def iam_action(client: Any, service: str, op: str) -> str:
+    """The IAM action of a boto3 method, e.g. elasticloadbalancing:DescribeTargetHealth."""
+    return ":".join(iam_parts(client, service, op))
+
+
 def aws_error(exc: Exception, service: str, action: str, account: str, region: str) -> AwsError:
-    """An `AwsError` for a failed call: one line naming the call, plus what to do about it."""
+    """An `AwsError` for a failed call: one line naming the call, plus what to do about it.
+
+    `service` and `action` are the IAM names (`iam_parts`), so the hint's grant is one a policy takes.
+    """
     from botocore.exceptions import ClientError, NoCredentialsError, NoRegionError, ProfileNotFound
 
     where = f"aws {service}:{action} ({account}, {region})"
@@ -130,7 +149,8 @@ class ClientProxy:
             try:
                 return attr(*args, **kwargs)
             except (ClientError, BotoCoreError) as exc:
-                raise aws_error(exc, self.service, name, self.account, self.region) from exc
+                prefix, action = iam_parts(self.raw, self.service, name)
+                raise aws_error(exc, prefix, action, self.account, self.region) from exc
 
         return call
 
@@ -143,7 +163,8 @@ class ClientProxy:
             for page in self.raw.get_paginator(operation).paginate(**kwargs):
                 items.extend(page.get(result_key, []))
         except (ClientError, BotoCoreError) as exc:
-            raise aws_error(exc, self.service, operation, self.account, self.region) from exc
+            prefix, action = iam_parts(self.raw, self.service, operation)
+            raise aws_error(exc, prefix, action, self.account, self.region) from exc
         return items
 
 
