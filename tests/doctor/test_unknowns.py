@@ -1,7 +1,8 @@
 """Parts of the observation that could not be read are not judged: the check is skipped with an info.
 
 The broken fixture yields every check's finding; marking the parts a check needs unknown must take
-that finding away and say which parts were missing, and only for the consumers they belong to.
+that finding away and say which parts were missing, and only for the consumers they belong to. The
+skipped checks of one subject (the producer, a consumer) fold into one `check-skipped` info.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import pytest
 from privlink.doctor import CHECKS, run_checks
 from privlink.doctor.checks import describe_fix
 from privlink.observe.model import CONSUMER_PARTS, PRODUCER_PARTS, Observation, ObserveError
+from privlink_testing import skipped_checks
 
 FIXTURES = Path(__file__).parent / "fixtures"
 CHECK = {c.name: c for c in CHECKS}
@@ -55,14 +57,14 @@ def test_a_check_whose_parts_are_unknown_judges_nothing(broken, name):
         obs = broken.model_copy(update={"unknown": keys(broken, (need,))})
         found = run_checks(obs, [check])
         assert not any(need.split(".", 1)[1] in f.resource for f in found if f.severity != "info")
+        assert problems(found) == []
         if need.startswith("producer."):
-            assert problems(found) == [] and skips(found) == [
-                f"check {name} skipped for producer: {need} unknown (a describe call failed)"
-            ]
+            assert skipped_checks(found) == {"producer": ([name], [need])}
         else:
-            assert problems(found) == []
-            assert len(skips(found)) == len(broken.consumers)
-            assert all(need.split(".", 1)[1] in s for s in skips(found))
+            assert skipped_checks(found) == {
+                f"consumer:{c.name}": ([name], [f"consumer:{c.name}.{need.split('.', 1)[1]}"])
+                for c in broken.consumers
+            }
 
 
 def test_only_the_consumer_whose_part_is_unknown_is_skipped(broken):
@@ -81,6 +83,95 @@ def test_only_the_consumer_whose_part_is_unknown_is_skipped(broken):
     assert problems(found) == [] and [f.resource for f in found if f.id == "check-skipped"] == [
         "consumer:dev"
     ]
+
+
+def denied(side: str, call: str, *parts: str) -> ObserveError:
+    return ObserveError(side=side, call=call, code="AccessDenied", parts=list(parts))
+
+
+PRODUCER_STACK = denied(
+    "producer", "cloudformation.describe_stacks", *(f"producer.{p}" for p in PRODUCER_PARTS)
+)
+
+
+def test_skipped_checks_fold_into_one_info_per_subject(broken):
+    """The registry's skips and those a check makes itself (not-deployed, cross-region-not-supported)
+    alike: one info per subject naming every check that did not judge it, right below the warnings,
+    its fix naming the failed calls behind it."""
+    errors = [
+        PRODUCER_STACK,
+        denied("consumer:dev", "ec2.describe_vpc_endpoints", "consumer:dev.endpoint"),
+        denied("consumer:ops", "route53.list_hosted_zones_by_vpc", "consumer:ops.zones"),
+    ]
+    obs = broken.model_copy(update={"errors": errors, "unknown": sorted(p for e in errors for p in e.parts)})
+    found = run_checks(obs)
+
+    assert skipped_checks(found) == {
+        "producer": (
+            [
+                "not-deployed",  # its own skip
+                "principal-not-allowed",
+                "targets-unhealthy",
+                "az-without-healthy-targets",
+                "az-not-served",
+                "private-dns-unverified",
+                "listener-target-port-mismatch",
+                "cross-region-not-supported",  # its own skip; it still judged far's endpoint
+                "nlb-idle-timeout",
+            ],
+            [f"producer.{p}" for p in PRODUCER_PARTS if p != "connections"],  # no check needs it
+        ),
+        "consumer:dev": (
+            ["endpoint-missing", "endpoint-sg-blocks-clients", "private-name-unresolved"],
+            ["consumer:dev.endpoint"],
+        ),
+        "consumer:ops": (["private-name-unresolved"], ["consumer:ops.zones"]),
+    }
+    assert [(f.severity, f.id, f.resource) for f in found if f.severity != "error"] == [
+        ("warning", "describe-failed", "producer"),
+        ("warning", "describe-failed", "consumer:dev"),
+        ("warning", "describe-failed", "consumer:ops"),
+        ("info", "check-skipped", "producer"),
+        ("info", "check-skipped", "consumer:dev"),
+        ("info", "check-skipped", "consumer:ops"),
+    ]
+    assert ("cross-region-not-supported", "vpce-0fedcba9876543210") in problems(found)
+    fixes = {f.resource: f.fix for f in found if f.id == "check-skipped"}
+    assert fixes["producer"] == (
+        "see the describe-failed warning above for cloudformation.describe_stacks (producer); once "
+        "that call succeeds, `privlink doctor` runs them for the producer"
+    )
+    assert "ec2.describe_vpc_endpoints (consumer:dev)" in fixes["consumer:dev"]
+    assert "cloudformation" not in fixes["consumer:dev"] + fixes["consumer:ops"]
+
+
+def test_one_info_for_a_subject_whose_parts_several_calls_left_unknown(broken):
+    errors = [
+        denied("producer", "elbv2.describe_target_health", "producer.target_health"),
+        denied("producer", "ec2.describe_vpc_endpoint_service_permissions", "producer.permissions"),
+    ]
+    obs = broken.model_copy(
+        update={"errors": errors, "unknown": ["producer.permissions", "producer.target_health"]}
+    )
+    found = run_checks(obs)
+    assert skipped_checks(found) == {
+        "producer": (
+            ["principal-not-allowed", "targets-unhealthy", "az-without-healthy-targets"],
+            ["producer.permissions", "producer.target_health"],
+        )
+    }
+    assert [f.id for f in found if f.severity == "info"] == ["check-skipped", "nlb-idle-timeout"]
+    fix = next(f.fix for f in found if f.id == "check-skipped")
+    assert fix.startswith(
+        "see the describe-failed warnings above for elbv2.describe_target_health (producer), "
+        "ec2.describe_vpc_endpoint_service_permissions (producer); once those calls succeed"
+    )
+
+
+def test_nothing_unknown_nothing_skipped(broken):
+    """Problems alone (every check's finding in the broken fixture) are no reason to skip a check."""
+    found = run_checks(broken)
+    assert problems(found) and "check-skipped" not in {f.id for f in found}
 
 
 def test_cross_region_judges_what_it_can(broken):

@@ -19,6 +19,7 @@ from privlink.cli import main
 from privlink.probe import ProbeFailed
 from privlink.spec import parse_spec
 from privlink.targets.aws.target import AwsTarget
+from privlink_testing import skipped_checks
 
 
 class Hello(BaseHTTPRequestHandler):
@@ -155,6 +156,34 @@ def test_doctor_with_a_denied_call_warns_and_names_the_permission(cli):
     denied = report["findings"][0]
     assert "grant IAM permission elasticloadbalancing:DescribeTargetHealth" in denied["fix"]
     assert "accounts.prod" in denied["fix"]
-    assert any(
-        f["id"] == "check-skipped" and "targets-unhealthy" in f["evidence"] for f in report["findings"]
-    )
+    assert skipped_checks(report["findings"]) == {
+        "producer": (
+            ["targets-unhealthy", "az-without-healthy-targets"],
+            ["producer.target_health"],
+        )
+    }
+
+
+def test_doctor_with_an_unreadable_producer_stack_says_so_once_per_subject(cli):
+    """Nine checks need the producer stack: one info lists them all instead of nine rows, and ops
+    (which resolves the service's private DNS name) gets its own."""
+    cli.world.fail("prod", "eu-central-1", "DescribeStacks", "AccessDenied", "not authorized", 403)
+
+    code, out, err = cli("doctor", "--output", "json")
+    report = json.loads(out)
+    assert code == 0 and "Traceback" not in err
+    assert [(f["severity"], f["id"], f["resource"]) for f in report["findings"]] == [
+        ("warning", "describe-failed", "producer"),
+        ("info", "check-skipped", "producer"),
+        ("info", "check-skipped", "consumer:ops"),
+    ]
+    skipped = skipped_checks(report["findings"])
+    assert len(skipped["producer"][0]) == 9 and "not-deployed" in skipped["producer"][0]
+    assert skipped["consumer:ops"] == (["private-name-unresolved"], ["producer.service"])
+
+    code, out, err = cli("doctor")
+    rows = [line for line in out.splitlines() if "check-skipped" in line]
+    assert code == 0 and len(rows) == 2, out
+    assert "9 checks skipped for the producer:" in rows[0]
+    assert "1 check skipped for consumer ops:" in rows[1]
+    assert out.rstrip().splitlines()[-1] == "doctor: problems found: 0 error(s), 1 warning(s), 2 info"

@@ -1,9 +1,9 @@
 """A describe call that fails leaves part of the observation unknown, never "observed empty".
 
 Each case denies one call in the deployed healthy link (`aws_world`) and asserts that the doctor
-reports the `describe-failed` warning (naming the IAM action to grant) and a `check-skipped` info,
-and not the error the empty data would suggest; and that real faults still fire next to a denied
-call they do not depend on.
+reports the `describe-failed` warning (naming the IAM action to grant) and one `check-skipped` info
+per subject that names the check held back and points at the warning, and not the error the empty
+data would suggest; and that real faults still fire next to a denied call they do not depend on.
 """
 
 from __future__ import annotations
@@ -19,10 +19,12 @@ from test_aws_observe import (
     vpn_rule_revoked,
 )
 
-from privlink.doctor import run_checks
+from privlink.doctor import CHECKS, run_checks
 from privlink.doctor.findings import Finding
 from privlink.observe.aws import observe_aws
+from privlink.observe.model import consumer_part
 from privlink.spec import parse_spec
+from privlink_testing import skipped_checks
 
 REGION = "eu-central-1"
 DENIED = "You are not authorized to perform this operation."
@@ -102,9 +104,11 @@ def test_a_denied_call_is_a_warning_not_a_false_finding(
     warning = next(f for f in found if f.id == "describe-failed" and action in f.fix)
     assert warning.severity == "warning"
     assert f"accounts.{label}" in warning.fix and "grant IAM permission" in warning.fix
-    skips = [f for f in found if f.id == "check-skipped" and f"check {check} skipped" in f.evidence]
-    assert skips and all(f.severity == "info" for f in skips)
-    assert any(part in f.evidence for f in skips)
+    call = warning.evidence.split(" failed:")[0]
+    held = [s for s, (names, parts) in skipped_checks(found).items() if check in names and part in parts]
+    assert len(held) == 1, [f.evidence for f in found if f.id == "check-skipped"]
+    info = next(f for f in found if f.id == "check-skipped" and f.resource == held[0])
+    assert f"see the describe-failed warning above for {call} (" in info.fix
 
 
 @pytest.mark.parametrize("cross_zone", ["true", "false"])
@@ -113,7 +117,8 @@ def test_no_single_denied_call_yields_a_finding(deployed, cross_zone):  # noqa: 
     (off, the AZ of each target matters): only describe-failed warnings, never an error."""
     world = deployed(parse_spec(spec_text().replace("cross_zone: true", f"cross_zone: {cross_zone}")))
     world.calls.clear()
-    assert problems(run_checks(observe_aws(world.spec, world.clients))) == {}
+    healthy = run_checks(observe_aws(world.spec, world.clients))
+    assert problems(healthy) == {} and "check-skipped" not in {f.id for f in healthy}
     calls = sorted(set(world.calls))
     assert len(calls) > 40
     for label, region, operation in calls:
@@ -121,13 +126,36 @@ def test_no_single_denied_call_yields_a_finding(deployed, cross_zone):  # noqa: 
         deny(world, label, region, operation)
         obs = observe_aws(world.spec, world.clients)
         assert obs.errors, (label, region, operation)
-        found = problems(run_checks(obs))
+        findings = run_checks(obs)
+        found = problems(findings)
         assert set(found) == {"describe-failed"}, (
             label,
             region,
             operation,
             {k: [f.evidence for f in v] for k, v in found.items()},
         )
+        listed = {(s, name) for s, (names, _) in skipped_checks(findings).items() for name in names}
+        needs = skipped_by_needs(obs)
+        assert needs <= listed and {name for _, name in listed - needs} <= SKIP_THEMSELVES
+
+
+# checks that judge what they can and skip the rest themselves (their finding ids include check-skipped)
+SKIP_THEMSELVES = {c.name for c in CHECKS if "check-skipped" in c.ids}
+
+
+def skipped_by_needs(obs) -> set[tuple[str, str]]:
+    """(subject, check) for every check that declares a part `obs` could not read: the check does
+    not run (a producer part), or runs without that consumer."""
+    out = set()
+    for check in CHECKS:
+        if any(n.startswith("producer.") and not obs.known(n) for n in check.needs):
+            out.add(("producer", check.name))
+            continue
+        parts = [n.removeprefix("consumer.") for n in check.needs if n.startswith("consumer.")]
+        for c in obs.consumers:
+            if any(not obs.known(consumer_part(c.name, p)) for p in parts):
+                out.add((f"consumer:{c.name}", check.name))
+    return out
 
 
 # (fault, what it returns is in the finding, the finding, a denied call it does not depend on)

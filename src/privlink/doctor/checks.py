@@ -4,7 +4,8 @@ Checks only loop over the observation; they never call AWS or the sandbox. Every
 concrete IDs and the fix (a privlink command or the spec key to change). A check never judges a part
 of the observation that could not be read (`Observation.unknown`): the registry skips a check whose
 declared parts are unknown, and a check with a finding that needs one more part asks `obs.known`
-itself; both say so with a `check-skipped` info.
+itself; both say so with a `check-skipped` info (`skipped`), which the registry folds into one
+per subject.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterator
 
-from privlink.doctor.findings import Finding
+from privlink.doctor.findings import Finding, Skipped
 from privlink.observe.model import (
     Consumer,
     Endpoint,
@@ -74,14 +75,17 @@ DENIED_CODES = {
 THROTTLED_CODES = {"Throttling", "ThrottlingException", "RequestLimitExceeded", "TooManyRequestsException"}
 
 
-def skipped(check: str, resource: str, parts: list[str]) -> Finding:
-    """The info that `check` did not judge `resource` because these parts could not be read."""
-    return Finding(
+def skipped(check: str, resource: str, parts: list[str]) -> Skipped:
+    """The info that `check` did not judge `resource` because these parts could not be read
+    (`run_checks` folds these into one per subject: `registry.summarise_skips`)."""
+    return Skipped(
         "check-skipped",
         "info",
         resource,
         f"check {check} skipped for {resource}: {', '.join(parts)} unknown (a describe call failed)",
         "see the describe-failed warning: once that call is allowed, `privlink doctor` runs this check",
+        check,
+        tuple(parts),
     )
 
 

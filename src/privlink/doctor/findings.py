@@ -19,3 +19,12 @@ class Finding:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+@dataclass(frozen=True)
+class Skipped(Finding):
+    """The `check-skipped` info of one check for one subject (`producer` or `consumer:<name>`),
+    with what `run_checks` needs to fold every check's into one finding per subject."""
+
+    check: str = ""
+    parts: tuple[str, ...] = ()  # the unknown part keys it needed

@@ -2,8 +2,10 @@
 
 Each check declares the parts of the observation it needs (`Observation.unknown` keys, with
 `consumer.<part>` meaning every consumer's): when a producer part is unknown the check does not run,
-when a consumer's part is unknown it runs without that consumer; either way a `check-skipped` info
-says so, next to the `describe-failed` warning of the call that failed.
+when a consumer's part is unknown it runs without that consumer. Either way, and when a check
+leaves part of its work undone itself (`checks.skipped`), one `check-skipped` info per subject (the
+producer, or `consumer:<name>`) names every check that did not judge it and the unknown parts they
+needed, and points at the `describe-failed` warnings of the calls that failed.
 """
 
 from __future__ import annotations
@@ -12,8 +14,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from privlink.doctor import checks
-from privlink.doctor.findings import SEVERITY_ORDER, Finding
-from privlink.observe.model import Observation, consumer_part
+from privlink.doctor.findings import SEVERITY_ORDER, Finding, Skipped
+from privlink.observe.model import CONSUMER_PARTS, PRODUCER_PARTS, Observation, ObserveError, consumer_part
 
 CONSUMER = "consumer."
 
@@ -109,9 +111,9 @@ CHECKS: list[Check] = [
 ]
 
 
-def scope(check: Check, obs: Observation) -> tuple[Observation | None, list[Finding]]:
+def scope(check: Check, obs: Observation) -> tuple[Observation | None, list[Skipped]]:
     """What `check` may judge: nothing when a producer part it needs is unknown, else `obs`
-    without the consumers of which a part it needs is unknown; and the infos saying so."""
+    without the consumers of which a part it needs is unknown; and the skips saying so."""
     missing = [p for p in check.needs if not p.startswith(CONSUMER) and not obs.known(p)]
     if missing:
         return None, [checks.skipped(check.name, "producer", missing)]
@@ -128,15 +130,59 @@ def scope(check: Check, obs: Observation) -> tuple[Observation | None, list[Find
     return obs, found
 
 
+def summarise_skips(skips: Sequence[Skipped], obs: Observation) -> list[Finding]:
+    """One `check-skipped` info per subject, the producer first, then the consumers in order."""
+    names: dict[str, list[str]] = {}
+    parts: dict[str, set[str]] = {}
+    for skip in skips:
+        if skip.check not in names.setdefault(skip.resource, []):
+            names[skip.resource].append(skip.check)
+        parts.setdefault(skip.resource, set()).update(skip.parts)
+    order = ["producer"] + [f"consumer:{c.name}" for c in obs.consumers]
+    subjects = sorted(names, key=lambda s: order.index(s) if s in order else len(order))
+    return [skip_summary(s, names[s], sorted(parts[s], key=part_order), obs.errors) for s in subjects]
+
+
+def part_order(key: str) -> tuple[int, str, int]:
+    """Producer parts first, each side's parts in the order of the model (as `describe-failed` lists them)."""
+    side, _, part = key.partition(".")
+    names = PRODUCER_PARTS if side == "producer" else CONSUMER_PARTS
+    return (side != "producer", side, names.index(part) if part in names else len(names))
+
+
+def skip_summary(subject: str, names: list[str], parts: list[str], errors: list[ObserveError]) -> Finding:
+    who = "the producer" if subject == "producer" else f"consumer {subject.removeprefix('consumer:')}"
+    calls = list(dict.fromkeys(f"{e.call} ({e.side})" for e in errors if set(e.parts) & set(parts)))
+    if len(calls) == 1:
+        see = f"see the describe-failed warning above for {calls[0]}; once that call succeeds"
+    elif calls:
+        see = f"see the describe-failed warnings above for {', '.join(calls)}; once those calls succeed"
+    else:
+        see = "see the describe-failed warnings above; once those calls succeed"
+    count = f"{len(names)} check" + ("s" if len(names) != 1 else "")
+    return Finding(
+        "check-skipped",
+        "info",
+        subject,
+        f"{count} skipped for {who}: {', '.join(parts)} unknown ({', '.join(names)})",
+        f"{see}, `privlink doctor` runs {'it' if len(names) == 1 else 'them'} for {who}",
+    )
+
+
 def run_checks(obs: Observation, registry: Sequence[Check] | None = None) -> list[Finding]:
-    """Every check's findings, errors first; a check that raises becomes one error finding."""
+    """Every check's findings, errors first; the skipped checks folded into one info per subject
+    (right after the warnings); a check that raises becomes one error finding."""
     found: list[Finding] = []
+    skips: list[Skipped] = []
     for check in CHECKS if registry is None else registry:
         try:
-            view, skips = scope(check, obs)
-            found.extend(skips)
-            if view is not None:
-                found.extend(check.run(view))
+            view, held = scope(check, obs)
+            skips.extend(held)
+            for finding in check.run(view) if view is not None else []:
+                if isinstance(finding, Skipped):
+                    skips.append(finding)
+                else:
+                    found.append(finding)
         except Exception as exc:  # one broken check must not hide the others
             found.append(
                 Finding(
@@ -147,7 +193,7 @@ def run_checks(obs: Observation, registry: Sequence[Check] | None = None) -> lis
                     "report this with `privlink doctor --output json`; the other checks ran",
                 )
             )
-    return sorted(found, key=lambda f: SEVERITY_ORDER[f.severity])
+    return sorted(summarise_skips(skips, obs) + found, key=lambda f: SEVERITY_ORDER[f.severity])
 
 
 def has_errors(findings: Sequence[Finding]) -> bool:
