@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import fnmatch
 import functools
 import json
 from pathlib import Path
@@ -10,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from privlink.iam_policy import actions_in, policies, policy_for
+from privlink.iam_policy import MANAGED_POLICY_MAX_CHARS, actions_in, policies, policy_for, policy_size
 from privlink.spec import parse_spec
 from privlink.spec.demo import demo_spec_text
 from privlink.templates.render import render_stacks
@@ -303,8 +304,23 @@ def test_endpoint_private_dns_may_associate_the_vpc_with_the_managed_zone():
     assert "EndpointPrivateDns" in statements(policy_for(enabled, "consumer"))
 
 
-def test_statements_are_valid_iam_shape(cross_region_spec):
-    for policy in policies(cross_region_spec).values():
+def everything_spec():
+    """Every feature that adds statements (the largest policies privlink prints)."""
+    data = yaml.safe_load(demo_spec_text(cross_region=True))
+    for consumer in data["consumers"]:
+        consumer["test_instance"] = {"enabled": True}
+        consumer["private_dns_enabled"] = True
+    data["producer"]["endpoint_service"]["private_dns_name"] = "hello.example.com"
+    data["producer"]["endpoint_service"]["notifications"] = True
+    data["producer"]["endpoint_service"]["auto_approval"] = {"registry": True}
+    data["consumers_from"] = {"accounts": ["333333333333"], "regions": ["eu-west-2"]}
+    return parse_spec(yaml.safe_dump(data))
+
+
+@pytest.mark.parametrize("make_spec", ["cross_region", "everything"])
+def test_statements_are_valid_iam_shape(make_spec, cross_region_spec):
+    spec = cross_region_spec if make_spec == "cross_region" else everything_spec()
+    for policy in policies(spec).values():
         assert policy["Version"] == "2012-10-17"
         sids = [s["Sid"] for s in policy["Statement"]]
         assert len(sids) == len(set(sids))
@@ -412,7 +428,7 @@ def test_test_instance_role_statements_are_narrow():
     assert not any(a.startswith("iam:") for a in found["SsmProbeRead"]["Action"])
 
 
-def test_send_command_runs_only_on_the_links_tagged_test_instances():
+def test_send_command_runs_only_on_the_links_test_instances():
     spec = with_test_instance()
     found = statements(policy_for(spec, "consumer"))
     sending = {sid: s for sid, s in found.items() if "ssm:SendCommand" in s["Action"]}
@@ -422,26 +438,24 @@ def test_send_command_runs_only_on_the_links_tagged_test_instances():
     assert document["Resource"] == "arn:aws:ssm:*::document/AWS-RunShellScript"
     assert "Condition" not in document
     assert instances["Resource"] == "arn:aws:ec2:*:*:instance/*"
+    # Only tags CloudFormation sets itself: the aws: prefix is reserved, so the identity's own
+    # ec2:CreateTags cannot make another instance match (privlink's own tags could be copied).
     assert instances["Condition"] == {
-        "StringEquals": {
-            "ssm:resourceTag/privlink:link": "hello",
-            "ssm:resourceTag/privlink:app": "ssm-probe",
-        }
+        "StringEquals": {"ssm:resourceTag/aws:cloudformation:logical-id": "TestInstance"},
+        "StringLike": {"ssm:resourceTag/aws:cloudformation:stack-name": "privlink-hello-consumer-*"},
     }
-    # The condition holds exactly tags the rendered test instance carries, so it admits that one.
-    consumer = next(s for s in render_stacks(spec) if s.stack_name == "privlink-hello-consumer-dev")
-    instance = consumer.template["Resources"]["TestInstance"]["Properties"]
-    tags = {t["Key"]: t["Value"] for t in instance["Tags"]}
-    wanted = {
-        k.removeprefix("ssm:resourceTag/"): v for k, v in instances["Condition"]["StringEquals"].items()
-    }
-    assert wanted.items() <= tags.items()
-    # ... and not the demo app's instances of the same link, which carry privlink:app=demo.
-    producer = next(s for s in render_stacks(spec) if s.stack_name == "privlink-hello-producer")
-    demo = [r for r in producer.template["Resources"].values() if r["Type"] == "AWS::EC2::Instance"]
-    assert demo and all(
-        not wanted.items() <= {t["Key"]: t["Value"] for t in r["Properties"]["Tags"]}.items() for r in demo
-    )
+    # The condition admits the rendered test instance: its logical ID in a consumer stack's name ...
+    stacks = render_stacks(spec)
+    pattern = instances["Condition"]["StringLike"]["ssm:resourceTag/aws:cloudformation:stack-name"]
+    logical_id = instances["Condition"]["StringEquals"]["ssm:resourceTag/aws:cloudformation:logical-id"]
+    consumer = next(s for s in stacks if s.stack_name == "privlink-hello-consumer-dev")
+    assert fnmatch.fnmatchcase(consumer.stack_name, pattern)
+    assert consumer.template["Resources"][logical_id]["Type"] == "AWS::EC2::Instance"
+    # ... and not the demo app's instances of the same link (the producer stack, other logical IDs).
+    for stack in stacks:
+        demo = [lid for lid, r in stack.template["Resources"].items() if r["Type"] == "AWS::EC2::Instance"]
+        if stack.stack_name != consumer.stack_name:
+            assert not (fnmatch.fnmatchcase(stack.stack_name, pattern) and logical_id in demo)
 
 
 def test_send_command_follows_the_link_name():
@@ -451,7 +465,7 @@ def test_send_command_follows_the_link_name():
         .replace(VPN_LINE, VPN_LINE + "    test_instance: {enabled: true}\n")
     )
     condition = statements(policy_for(spec, "consumer"))["SsmProbeTestInstances"]["Condition"]
-    assert condition["StringEquals"]["ssm:resourceTag/privlink:link"] == "orders"
+    assert condition["StringLike"]["ssm:resourceTag/aws:cloudformation:stack-name"] == "privlink-orders-consumer-*"
 
 
 def test_cli_text_shows_the_tag_condition_and_the_way_to_another_instance(spec_dir):
@@ -464,9 +478,40 @@ def test_cli_text_shows_the_tag_condition_and_the_way_to_another_instance(spec_d
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     at = next(i for i, line in enumerate(lines) if line.startswith("- SsmProbeTestInstances:"))
-    assert "--instance" in lines[at] and "privlink:link=hello" in lines[at]
+    assert "--instance" in lines[at] and "privlink-hello-consumer-*" in lines[at]
     assert lines[at + 1 : at + 4] == [
         "    ssm:SendCommand",
         "    on arn:aws:ec2:*:*:instance/*",
-        "    when StringEquals ssm:resourceTag/privlink:link=hello, ssm:resourceTag/privlink:app=ssm-probe",
+        "    when StringEquals ssm:resourceTag/aws:cloudformation:logical-id=TestInstance; "
+        "StringLike ssm:resourceTag/aws:cloudformation:stack-name=privlink-hello-consumer-*",
     ]
+
+
+def test_a_side_over_the_managed_policy_limit_comes_as_several_policies_within_it():
+    spec = everything_spec()
+    whole = policy_for(spec, "producer")
+    assert policy_size(whole) > MANAGED_POLICY_MAX_CHARS  # what IAM would refuse as one policy
+    found = policies(spec, "producer")
+    assert list(found) == ["producer", "producer-2"]
+    assert all(policy_size(p) <= MANAGED_POLICY_MAX_CHARS for p in found.values())
+    assert all(p["Version"] == "2012-10-17" for p in found.values())
+    # every statement once, in order: together they grant exactly what the one policy would
+    assert [s for p in found.values() for s in p["Statement"]] == whole["Statement"]
+    # a side within the limit stays one policy under its own name
+    assert list(policies(spec, "consumer")) == ["consumer"]
+    assert policies(spec, "consumer")["consumer"] == policy_for(spec, "consumer")
+
+
+def test_cli_prints_every_policy_of_a_split_side(spec_dir):
+    data = yaml.safe_load(everything_spec().model_dump_json(exclude_none=True))
+    (spec_dir / "privlink.yaml").write_text(yaml.safe_dump(data), encoding="utf-8")
+    one_side = privlink("iam-policy", "--side", "producer", cwd=spec_dir)
+    assert one_side.returncode == 0, one_side.stderr
+    assert list(json.loads(one_side.stdout)) == ["producer", "producer-2"]
+    both = privlink("iam-policy", cwd=spec_dir)
+    assert list(json.loads(both.stdout)) == ["producer", "producer-2", "consumer"]
+    consumer = privlink("iam-policy", "--side", "consumer", cwd=spec_dir)
+    assert json.loads(consumer.stdout)["Version"] == "2012-10-17"  # one policy: the document itself
+    text = privlink("iam-policy", "--side", "producer", "--output", "text", cwd=spec_dir).stdout
+    assert "(2 policies: together over IAM's 6144 characters for one managed policy; attach every one)" in text
+    assert "\nproducer-2:\n{" in text

@@ -16,9 +16,12 @@ from typing import Any
 
 from privlink.errors import BadInput
 from privlink.spec.models import Spec
-from privlink.templates import naming
+from privlink.templates import naming, test_instance
 
 SIDES = ("producer", "consumer")
+# IAM's limit for a customer managed policy document, in characters not counting white space
+# (IAM and AWS STS quotas, "Managed policy size"). Every feature on, one side's statements can pass it.
+MANAGED_POLICY_MAX_CHARS = 6144
 
 STACKS = "arn:aws:cloudformation:*:*:stack/privlink-*/*"
 CHANGE_SETS = "arn:aws:cloudformation:*:*:changeSet/privlink-*/*"
@@ -474,16 +477,26 @@ SSM_PROBE_INSTANCES = "arn:aws:ec2:*:*:instance/*"
 
 
 def ssm_probe_instances(link: str) -> Group:
-    """SendCommand on the test instances privlink made for `link` only, by their tags."""
-    tags = naming.test_instance_tags(link)
-    wanted = ", ".join(f"{k}={v}" for k, v in tags.items())
+    """SendCommand on the test instances privlink made for `link` only.
+
+    The condition uses the tags CloudFormation itself puts on every instance of a stack
+    (aws:cloudformation:stack-name, aws:cloudformation:logical-id): the `aws:` prefix is reserved,
+    so no identity can add them to another instance, while this policy's ec2:CreateTags could put
+    privlink's own tags on any instance. Only the `TestInstance` of one of this link's consumer
+    stacks matches.
+    """
+    stack_names = naming.consumer_stack(link, "*").name
     return Group(
         "SsmProbeTestInstances",
-        f"`privlink test --via ssm`: only on the test instances of this link (tagged {wanted}); "
-        "an instance you name with `--instance` needs these tags, or a wider ssm:SendCommand grant of yours",
+        f"`privlink test --via ssm`: only on the test instances CloudFormation made in this link's "
+        f"consumer stacks ({stack_names}); an instance you name with `--instance` needs an "
+        "ssm:SendCommand grant of yours",
         ("ssm:SendCommand",),
         (SSM_PROBE_INSTANCES,),
-        {"StringEquals": {f"ssm:resourceTag/{k}": v for k, v in tags.items()}},
+        {
+            "StringEquals": {f"ssm:resourceTag/{naming.TAG_CFN_LOGICAL_ID}": test_instance.INSTANCE},
+            "StringLike": {f"ssm:resourceTag/{naming.TAG_CFN_STACK_NAME}": stack_names},
+        },
     )
 
 
@@ -554,10 +567,33 @@ def policy_for(spec: Spec, side: str) -> dict[str, Any]:
     return {"Version": "2012-10-17", "Statement": [g.statement() for g in groups_for(spec, side)]}
 
 
+def policy_size(policy: dict[str, Any]) -> int:
+    """Characters IAM counts against the size limit (it ignores white space)."""
+    return len(json.dumps(policy, separators=(",", ":")))
+
+
+def policy_documents(spec: Spec, side: str) -> list[dict[str, Any]]:
+    """`side`'s statements as managed policy documents, each within IAM's size limit: one
+    document unless the statements are too many for it, then as few as fit, in order."""
+    documents: list[dict[str, Any]] = []
+    for statement in policy_for(spec, side)["Statement"]:
+        if documents and policy_size(
+            {**documents[-1], "Statement": [*documents[-1]["Statement"], statement]}
+        ) <= MANAGED_POLICY_MAX_CHARS:
+            documents[-1]["Statement"].append(statement)
+        else:
+            documents.append({"Version": "2012-10-17", "Statement": [statement]})
+    return documents
+
+
 def policies(spec: Spec, side: str = "all") -> dict[str, dict[str, Any]]:
-    """`{side: policy}` for one side or both (`all`)."""
-    sides = SIDES if side == "all" else (side,)
-    return {s: policy_for(spec, s) for s in sides}
+    """`{name: policy}` for one side or both (`all`): `producer`, `consumer`, and when a side's
+    statements pass IAM's size limit for one managed policy, `<side>-2` (and on) beside it."""
+    found: dict[str, dict[str, Any]] = {}
+    for name in SIDES if side == "all" else (side,):
+        for i, document in enumerate(policy_documents(spec, name), start=1):
+            found[name if i == 1 else f"{name}-{i}"] = document
+    return found
 
 
 def actions_in(policy: dict[str, Any]) -> set[str]:
@@ -592,7 +628,16 @@ def format_text(spec: Spec, side: str = "all") -> str:
                 out.append(f"    on {', '.join(group.resources)}")
             if group.condition:
                 out.append(f"    when {condition_text(group.condition)}")
-        out.append("")
-        out.append(json.dumps(policy_for(spec, name), indent=2))
+        documents = policy_documents(spec, name)
+        if len(documents) > 1:
+            out.append(
+                f"({len(documents)} policies: together over IAM's {MANAGED_POLICY_MAX_CHARS} characters "
+                "for one managed policy; attach every one)"
+            )
+        for i, document in enumerate(documents, start=1):
+            out.append("")
+            if len(documents) > 1:
+                out.append(f"{name}-{i}:" if i > 1 else f"{name}:")
+            out.append(json.dumps(document, indent=2))
         out.append("")
     return "\n".join(out).rstrip() + "\n"

@@ -87,16 +87,23 @@ def iam_policy(
     side: Side = typer.Option(Side.all, "--side", help="producer, consumer or all."),
     output: OutputFormat = typer.Option(OutputFormat.json, "--output", help="json or text."),
 ) -> None:
-    """Print the least-privilege IAM policies privlink needs in each account."""
-    from privlink.iam_policy import format_text, policies, policy_for
+    """Print the least-privilege IAM policies privlink needs in each account.
+
+    JSON: with --side all, `{"producer": policy, "consumer": policy}`; with one side, its policy.
+    A side whose statements pass IAM's size limit for one managed policy comes as several
+    (`producer`, `producer-2`, ...; with one side, that object too), each within it.
+    """
+    from privlink.iam_policy import format_text, policies
 
     spec = globals_of(ctx).spec()
     if output == OutputFormat.text:
         print(format_text(spec, side.value), end="")
-    elif side == Side.all:
-        emit_json(policies(spec, "all"))
+        return
+    found = policies(spec, side.value)
+    if side == Side.all or len(found) > 1:
+        emit_json(found)
     else:
-        emit_json(policy_for(spec, side.value))
+        emit_json(found[side.value])
 
 
 def register(app: typer.Typer) -> None:

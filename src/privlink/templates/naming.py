@@ -13,6 +13,10 @@ from dataclasses import dataclass
 TAG_LINK = "privlink:link"  # every resource carries this tag with the link name
 TAG_PART = "privlink:part"  # producer | consumer | vpn
 TAG_APP = "privlink:app"  # `demo` on the demo app's instances
+# Tags CloudFormation puts on a stack's resources itself; the `aws:` prefix is reserved, so no one
+# can put them on anything else (the IAM condition of `privlink test --via ssm` relies on that).
+TAG_CFN_STACK_NAME = "aws:cloudformation:stack-name"
+TAG_CFN_LOGICAL_ID = "aws:cloudformation:logical-id"
 
 # Template metadata on the target group: {"<modelled private IP>": "127.0.0.1:9000"} for the
 # `address` targets of the local target.
@@ -51,12 +55,6 @@ OUT_PRIVATE_NAME = "PrivateName"  # absent without private_dns
 OUT_TEST_INSTANCE_ID = "TestInstanceId"
 PARAM_TEST_INSTANCE_IMAGE_ID = "TestInstanceImageId"  # SSM parameter type with a default; never bound
 TEST_INSTANCE_APP = "ssm-probe"  # its TAG_APP value
-
-
-def test_instance_tags(link: str) -> dict[str, str]:
-    """The tags that mark a test instance privlink made for `link` (its template sets them, the
-    tagging of every resource and its TAG_APP); `ssm:SendCommand` is granted on these only."""
-    return {TAG_LINK: link, TAG_APP: TEST_INSTANCE_APP}
 
 
 def al2023_image_ssm_path(architecture: str) -> str:

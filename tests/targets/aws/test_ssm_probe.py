@@ -40,7 +40,6 @@ def probe(aws, clock, preferred=TEST_INSTANCE, name=NAME, port=PORT, **kw):
         VPC,
         name,
         port,
-        link="hello",
         preferred=preferred,
         sleep=clock.sleep,
         clock=clock.now,
@@ -99,7 +98,8 @@ def test_an_offline_test_instance_is_not_replaced_by_an_unnamed_one(aws, clock):
     assert step.detail.startswith(f"the test instance {TEST_INSTANCE} is not online in SSM yet")
     assert (
         f"online in SSM in {VPC}: {OTHER_INSTANCE}, not used unless named: --instance {OTHER_INSTANCE} "
-        "(it needs the tags privlink:link=hello and privlink:app=ssm-probe" in step.detail
+        "(it needs an ssm:SendCommand grant of yours: `privlink iam-policy` grants it on the test "
+        "instances only)" in step.detail
     )
     assert aws.sent == []
 
@@ -239,16 +239,16 @@ def test_send_command_denied_on_the_test_instance_names_the_action_and_the_polic
     assert "\n" not in step.detail
 
 
-def test_send_command_denied_on_a_named_instance_says_tag_it_or_grant_it(aws, clock):
+def test_send_command_denied_on_a_named_instance_says_grant_it(aws, clock):
     aws.described(OTHER_INSTANCE)
     aws.agents([OTHER_INSTANCE], online={OTHER_INSTANCE})
     aws.denied(OTHER_INSTANCE)
     report = probe(aws, clock, instance_id=OTHER_INSTANCE)
     [step] = report.steps
     assert step.detail.startswith(
-        f"ssm:SendCommand on {OTHER_INSTANCE} denied (dev, eu-central-1): privlink's policy grants it only "
-        f"on instances tagged privlink:link=hello and privlink:app=ssm-probe: tag {OTHER_INSTANCE} so, "
-        f"or grant ssm:SendCommand on arn:aws:ec2:eu-central-1:*:instance/{OTHER_INSTANCE} and "
+        f"ssm:SendCommand on {OTHER_INSTANCE} denied (dev, eu-central-1): privlink's policy grants it on "
+        "the test instances of the consumer stacks only: grant "
+        f"ssm:SendCommand on arn:aws:ec2:eu-central-1:*:instance/{OTHER_INSTANCE} and "
         "arn:aws:ssm:eu-central-1::document/AWS-RunShellScript to the identity of accounts.dev"
     )
 

@@ -28,7 +28,6 @@ from privlink.errors import PrivlinkError
 from privlink.observe.aws import error_code
 from privlink.probe import Clock, ProbeReport, ProbeStep, describe_error
 from privlink.targets.aws.gateway import DENIED
-from privlink.templates import naming
 
 SSM_DOCUMENT = "AWS-RunShellScript"
 SSM_DONE = {"Success", "Failed", "Cancelled", "TimedOut"}
@@ -173,11 +172,7 @@ def others_online(ec2: Any, ssm: Any, vpc_id: str, test_instance: str | None) ->
         return []
 
 
-def tag_text(link: str) -> str:
-    return " and ".join(f"{k}={v}" for k, v in naming.test_instance_tags(link).items())
-
-
-def no_instance_detail(vpc_id: str, test_instance: str | None, others: list[str], link: str) -> str:
+def no_instance_detail(vpc_id: str, test_instance: str | None, others: list[str]) -> str:
     """Why no instance was chosen, what to do, and which others could be named."""
     if test_instance:
         detail = (
@@ -195,8 +190,8 @@ def no_instance_detail(vpc_id: str, test_instance: str | None, others: list[str]
         shown = ", ".join(others[:3]) + (f" and {len(others) - 3} more" if len(others) > 3 else "")
         detail += (
             f"; online in SSM in {vpc_id}: {shown}, not used unless named: --instance {others[0]} "
-            f"(it needs the tags {tag_text(link)}, or an ssm:SendCommand grant wider than "
-            "`privlink iam-policy` prints)"
+            "(it needs an ssm:SendCommand grant of yours: `privlink iam-policy` grants it on the "
+            "test instances only)"
         )
     return detail
 
@@ -227,7 +222,7 @@ def named_instance_problem(ec2: Any, ssm: Any, vpc_id: str, instance_id: str, wh
 
 
 def send_denied_detail(
-    exc: PrivlinkError, instance_id: str, test_instance: str | None, link: str, account: str, region: str
+    exc: PrivlinkError, instance_id: str, test_instance: str | None, account: str, region: str
 ) -> str:
     """AccessDenied from SendCommand: the action, the instance, and the fix for that instance."""
     if instance_id == test_instance:
@@ -237,8 +232,8 @@ def send_denied_detail(
         )
     else:
         fix = (
-            f"privlink's policy grants it only on instances tagged {tag_text(link)}: tag {instance_id} "
-            f"so, or grant ssm:SendCommand on arn:aws:ec2:{region}:*:instance/{instance_id} and "
+            "privlink's policy grants it on the test instances of the consumer stacks only: grant "
+            f"ssm:SendCommand on arn:aws:ec2:{region}:*:instance/{instance_id} and "
             f"arn:aws:ssm:{region}::document/{SSM_DOCUMENT} to the identity of accounts.{account}"
         )
     said = " ".join(exc.what.split())[:300]
@@ -253,7 +248,6 @@ def run_probe_ssm(
     name: str,
     port: int,
     *,
-    link: str,
     preferred: str | None = None,
     instance_id: str | None = None,
     path: str = "/",
@@ -264,7 +258,7 @@ def run_probe_ssm(
     clock: Clock = time.monotonic,
 ) -> ProbeReport:
     """Run the probe on `instance_id` (the user named it) when it is fit to, else on `preferred` (the
-    stack's test instance of `link`) when its agent is online, and on no other; never raises for AWS
+    consumer stack's test instance) when its agent is online, and on no other; never raises for AWS
     errors. The report's first step is `ssm` (which instance, which command, how it ended)."""
     report = ProbeReport(name=name, port=port, via="ssm")
     start = clock()
@@ -284,7 +278,7 @@ def run_probe_ssm(
             instance_id = preferred
         else:
             others = others_online(clients(account, region, "ec2"), ssm, vpc_id, preferred)
-            return fail(no_instance_detail(vpc_id, preferred, others, link))
+            return fail(no_instance_detail(vpc_id, preferred, others))
         try:
             sent = ssm.send_command(
                 InstanceIds=[instance_id],
@@ -299,7 +293,7 @@ def run_probe_ssm(
         except PrivlinkError as exc:
             if error_code(exc) not in DENIED:
                 raise
-            return fail(send_denied_detail(exc, instance_id, preferred, link, account, region))
+            return fail(send_denied_detail(exc, instance_id, preferred, account, region))
         command_id = sent["Command"]["CommandId"]
         invocation: dict[str, Any] = {}
         while True:

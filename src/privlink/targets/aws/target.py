@@ -684,7 +684,6 @@ class AwsTarget(Target):
             vpc_id,
             name,
             port,
-            link=self.spec.name,
             preferred=outputs.get(naming.OUT_TEST_INSTANCE_ID) or None,
             instance_id=instance,
             sleep=self.clock.sleep,
