@@ -80,7 +80,8 @@ def test_command(
         "--instance",
         metavar="ID",
         help="With --via ssm: run on this SSM-managed instance in the consumer VPC instead of the "
-        "test instance (it needs the test instance's tags, see `privlink iam-policy`, or your own grant).",
+        "test instance (it needs an ssm:SendCommand grant of yours: `privlink iam-policy` grants it on the "
+        "test instance only).",
     ),
     output: OutputFormat = typer.Option(OutputFormat.text, "--output", help="text or json."),
 ) -> None:
