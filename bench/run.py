@@ -262,8 +262,14 @@ def timed(fn: Callable[[], object], runs: int) -> float:
 
 
 def cli(*args: str, cwd: str) -> None:
-    subprocess.run([sys.executable, "-m", "privlink", *args], cwd=cwd, env=ENV, check=True,  # noqa: S603
-                   capture_output=True, timeout=120)
+    subprocess.run(
+        [sys.executable, "-m", "privlink", *args],
+        cwd=cwd,
+        env=ENV,
+        check=True,  # noqa: S603
+        capture_output=True,
+        timeout=120,
+    )
 
 
 def bench_cli(quick: bool) -> None:
@@ -336,8 +342,11 @@ def main() -> None:
         if chain:
             emit("haproxy.peak_rss", peak_rss_mib(chain[2]), "MiB")
     direct, sandbox, haproxy = results["direct"], results["sandbox"], results.get("haproxy")
-    emit("ratio.sandbox_vs_direct.keepalive_rps", ratio(sandbox["keepalive"], direct["keepalive"], "rps"),
-         target=">= 0.5")
+    emit(
+        "ratio.sandbox_vs_direct.keepalive_rps",
+        ratio(sandbox["keepalive"], direct["keepalive"], "rps"),
+        target=">= 0.5",
+    )
     if haproxy is None:
         emit("ratio.sandbox_vs_haproxy", skipped="haproxy is not installed (apt-get install haproxy)")
         return

@@ -7,7 +7,9 @@ import os
 import time
 from pathlib import Path
 
-SPEC = importlib.util.spec_from_file_location("bench_run", Path(__file__).resolve().parents[1] / "bench" / "run.py")
+SPEC = importlib.util.spec_from_file_location(
+    "bench_run", Path(__file__).resolve().parents[1] / "bench" / "run.py"
+)
 bench = importlib.util.module_from_spec(SPEC)
 SPEC.loader.exec_module(bench)
 

@@ -465,7 +465,10 @@ def test_send_command_follows_the_link_name():
         .replace(VPN_LINE, VPN_LINE + "    test_instance: {enabled: true}\n")
     )
     condition = statements(policy_for(spec, "consumer"))["SsmProbeTestInstances"]["Condition"]
-    assert condition["StringLike"]["ssm:resourceTag/aws:cloudformation:stack-name"] == "privlink-orders-consumer-*"
+    assert (
+        condition["StringLike"]["ssm:resourceTag/aws:cloudformation:stack-name"]
+        == "privlink-orders-consumer-*"
+    )
 
 
 def test_cli_text_shows_the_tag_condition_and_the_way_to_another_instance(spec_dir):
@@ -513,5 +516,7 @@ def test_cli_prints_every_policy_of_a_split_side(spec_dir):
     consumer = privlink("iam-policy", "--side", "consumer", cwd=spec_dir)
     assert json.loads(consumer.stdout)["Version"] == "2012-10-17"  # one policy: the document itself
     text = privlink("iam-policy", "--side", "producer", "--output", "text", cwd=spec_dir).stdout
-    assert "(2 policies: together over IAM's 6144 characters for one managed policy; attach every one)" in text
+    assert (
+        "(2 policies: together over IAM's 6144 characters for one managed policy; attach every one)" in text
+    )
     assert "\nproducer-2:\n{" in text

@@ -577,9 +577,11 @@ def policy_documents(spec: Spec, side: str) -> list[dict[str, Any]]:
     document unless the statements are too many for it, then as few as fit, in order."""
     documents: list[dict[str, Any]] = []
     for statement in policy_for(spec, side)["Statement"]:
-        if documents and policy_size(
-            {**documents[-1], "Statement": [*documents[-1]["Statement"], statement]}
-        ) <= MANAGED_POLICY_MAX_CHARS:
+        if (
+            documents
+            and policy_size({**documents[-1], "Statement": [*documents[-1]["Statement"], statement]})
+            <= MANAGED_POLICY_MAX_CHARS
+        ):
             documents[-1]["Statement"].append(statement)
         else:
             documents.append({"Version": "2012-10-17", "Statement": [statement]})

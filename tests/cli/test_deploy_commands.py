@@ -49,7 +49,9 @@ class RecordingTarget(Target):
                     "account": "prod",
                     "region": "eu-central-1",
                     "status": "ACTIVE",
-                    "instances": [{"account": "333333333333", "region": "eu-central-1", "status": "OUTDATED"}],
+                    "instances": [
+                        {"account": "333333333333", "region": "eu-central-1", "status": "OUTDATED"}
+                    ],
                 }
             ],
         }

@@ -19,9 +19,7 @@ def load_spec(path: Path) -> Spec:
     if not path.exists():
         raise SpecError(str(path), "no spec file here", "run `privlink init` or pass --spec PATH")
     if path.is_dir():
-        raise SpecError(
-            str(path), "is a directory, not a spec file", "pass --spec PATH/privlink.yaml"
-        )
+        raise SpecError(str(path), "is a directory, not a spec file", "pass --spec PATH/privlink.yaml")
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:

@@ -149,9 +149,7 @@ class Target(StrictModel):
             if not 1 <= int(port) <= 65535:
                 raise ValueError
         except ValueError as exc:
-            raise ValueError(
-                f"{value!r} must be a loopback HOST:PORT, e.g. 127.0.0.1:9000"
-            ) from exc
+            raise ValueError(f"{value!r} must be a loopback HOST:PORT, e.g. 127.0.0.1:9000") from exc
         return value
 
     @model_validator(mode="after")
@@ -433,9 +431,7 @@ class Account(StrictModel):
     """How to reach an account on the aws target: a profile, or a role to assume."""
 
     profile: str | None = None
-    role_arn: str | None = Field(
-        default=None, pattern=r"^arn:aws(-cn|-us-gov)?:iam::\d{12}:role/.+$"
-    )
+    role_arn: str | None = Field(default=None, pattern=r"^arn:aws(-cn|-us-gov)?:iam::\d{12}:role/.+$")
     external_id: str | None = None
     account_id: str | None = Field(default=None, pattern=r"^\d{12}$")
 
@@ -461,9 +457,7 @@ class Spec(StrictModel):
         seen: set[str] = set()
         for consumer in self.consumers:
             if consumer.name in seen:
-                raise ValueError(
-                    f"consumer name {consumer.name!r} is used twice; names must be unique"
-                )
+                raise ValueError(f"consumer name {consumer.name!r} is used twice; names must be unique")
             seen.add(consumer.name)
         fleet = self.consumers_from
         if fleet is not None and fleet.organization_unit is not None:

@@ -44,9 +44,7 @@ PARAM_SERVICE_NAME = "ServiceName"  # bound to the producer's OUT_SERVICE_NAME
 PARAM_SERVICE_AZ_IDS = "ServiceAvailabilityZoneIds"  # bound to the producer's OUT_AZ_IDS
 # (only same-region consumers that create their VPC take PARAM_SERVICE_AZ_IDS)
 OUT_ENDPOINT_ID = "EndpointId"
-OUT_ENDPOINT_DNS_ENTRIES = (
-    "EndpointDnsEntries"  # comma-joined "<zone id>:<dns name>", regional first
-)
+OUT_ENDPOINT_DNS_ENTRIES = "EndpointDnsEntries"  # comma-joined "<zone id>:<dns name>", regional first
 OUT_ENDPOINT_SG_ID = "EndpointSecurityGroupId"
 # The consumer stack also outputs OUT_VPC_ID, OUT_VPC_CIDR, OUT_SUBNET_IDS and OUT_AZ_IDS.
 OUT_HOSTED_ZONE_ID = "HostedZoneId"  # absent without private_dns

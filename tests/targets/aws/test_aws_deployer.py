@@ -235,7 +235,9 @@ def test_a_create_left_rolling_back_by_an_earlier_run_is_waited_for_then_recreat
     deployer = Deployer(cfn, lines.append, sleep=clock.sleep, clock=clock.now, poll_delay=5)
     result = deployer.create_change_set("privlink-x-producer", {"Resources": {}}, {}, {})
     assert result.change_set_type == "CREATE"
-    assert lines[0] == "privlink-x-producer: ROLLBACK_IN_PROGRESS from an earlier run; waiting for it to finish"
+    assert (
+        lines[0] == "privlink-x-producer: ROLLBACK_IN_PROGRESS from an earlier run; waiting for it to finish"
+    )
     assert "privlink-x-producer: ROLLBACK_COMPLETE from an earlier failed create; deleting it first" in lines
     stub.assert_no_pending_responses()
 

@@ -110,7 +110,9 @@ def test_denied_hint_names_the_iam_action_not_the_boto3_method(stubbed):
     elbv2, stub = stubbed("elbv2")
     stub.add_client_error("describe_target_health", "AccessDenied", "User is not authorized", 403)
     with pytest.raises(AwsError) as info:
-        elbv2.describe_target_health(TargetGroupArn="arn:aws:elasticloadbalancing:eu-west-2:111111111111:targetgroup/t/0123456789abcdef")
+        elbv2.describe_target_health(
+            TargetGroupArn="arn:aws:elasticloadbalancing:eu-west-2:111111111111:targetgroup/t/0123456789abcdef"
+        )
     assert info.value.where.startswith("aws elasticloadbalancing:DescribeTargetHealth (")
     assert "grant elasticloadbalancing:DescribeTargetHealth to the identity" in info.value.hint
     ssm, stub = stubbed("ssm")

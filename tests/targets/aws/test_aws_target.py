@@ -299,12 +299,16 @@ def test_reused_vpc_parameters_are_looked_up_with_describe_calls(tmp_path, clock
         data["consumers"][0]["vpc"] = {"id": vpc, "subnet_ids": [s["SubnetId"] for s in subnets]}
         data["consumers"][0].pop("vpn")
         spec = parse_spec(yaml.safe_dump(data))
-        target = AwsTarget(spec, tmp_path / ".privlink", session_factory=session_factory,
-                           sleep=clock.sleep, clock=clock.now, poll_delay=1)
-        consumer = next(s for s in render_stacks(spec) if s.name.part == "consumer")
-        values, missing = binding.resolve(
-            consumer, {}, {}, lambda label: "111111111111", target.lookup
+        target = AwsTarget(
+            spec,
+            tmp_path / ".privlink",
+            session_factory=session_factory,
+            sleep=clock.sleep,
+            clock=clock.now,
+            poll_delay=1,
         )
+        consumer = next(s for s in render_stacks(spec) if s.name.part == "consumer")
+        values, missing = binding.resolve(consumer, {}, {}, lambda label: "111111111111", target.lookup)
         assert values[naming.PARAM_VPC_CIDR] == "10.30.0.0/16"
         assert {m.parameter for m in missing} <= {naming.PARAM_SERVICE_NAME}
         from privlink.templates.stacks import LOOKUP_SUBNET_AZ_IDS, LOOKUP_VPC_RESOLVER, FromLookup
@@ -327,11 +331,19 @@ def test_consumers_with_private_dns_wait_for_a_verified_name(tmp_path, clock, mo
     data["producer"]["endpoint_service"]["private_dns_name"] = "hello.example.com"
     data["consumers"][0]["private_dns_enabled"] = True
     spec = parse_spec(yaml.safe_dump(data))
-    pending = DnsVerification("hello.example.com", "pendingVerification", "_abc.hello.example.com", "vpce:xyz")
+    pending = DnsVerification(
+        "hello.example.com", "pendingVerification", "_abc.hello.example.com", "vpce:xyz"
+    )
     monkeypatch.setattr(aws_target.steps, "verify_private_dns", lambda *a, **k: pending)
     with mock_aws():
-        target = AwsTarget(spec, tmp_path / ".privlink", session_factory=session_factory,
-                           sleep=clock.sleep, clock=clock.now, poll_delay=1)
+        target = AwsTarget(
+            spec,
+            tmp_path / ".privlink",
+            session_factory=session_factory,
+            sleep=clock.sleep,
+            clock=clock.now,
+            poll_delay=1,
+        )
         outputs = {producer_stack("hello").name: {naming.OUT_SERVICE_ID: "vpce-svc-0123456789abcdef0"}}
         with pytest.raises(DeployFailed) as info:
             target._verify_private_dns(outputs, lambda line: None)
@@ -340,6 +352,12 @@ def test_consumers_with_private_dns_wait_for_a_verified_name(tmp_path, clock, mo
     # without consumers that enable it, an unverified name is reported, not fatal
     data["consumers"][0]["private_dns_enabled"] = False
     with mock_aws():
-        target = AwsTarget(parse_spec(yaml.safe_dump(data)), tmp_path / ".privlink2",
-                           session_factory=session_factory, sleep=clock.sleep, clock=clock.now, poll_delay=1)
+        target = AwsTarget(
+            parse_spec(yaml.safe_dump(data)),
+            tmp_path / ".privlink2",
+            session_factory=session_factory,
+            sleep=clock.sleep,
+            clock=clock.now,
+            poll_delay=1,
+        )
         target._verify_private_dns(outputs, lambda line: None)
