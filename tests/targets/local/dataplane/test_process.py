@@ -47,6 +47,7 @@ def test_end_to_end_dns_reload_stop(plane, config_factory):
     cfg = config_factory(proxy_protocol=True)
     cfg_path, rt_path = plane(cfg)
     rt = control.read_runtime(rt_path)
+    assert not rt["errors"], rt["errors"]
     eni_a = cfg.endpoints[0].enis[0].bind_ip
     body = get(eni_a)
     assert body["message"] == "Hello from provider"
@@ -69,3 +70,41 @@ def test_end_to_end_dns_reload_stop(plane, config_factory):
     with pytest.raises(OSError):
         socket.create_connection((host, int(port)), timeout=1).close()
     assert pid
+
+
+def test_runtime_says_ready_only_once_the_endpoint_listeners_are_bound(tmp_path, config_factory):
+    """`control.start` returns on `ready`; a health checker's runtime write during the first apply
+    (its first result can come while the endpoint listeners are still being bound) must not say it."""
+    import asyncio
+
+    from privlink.targets.local.dataplane.server import DataPlane
+
+    cfg_path, rt_path = tmp_path / "dataplane.json", tmp_path / "runtime.json"
+    save_config(cfg_path, config_factory())
+    seen: list[dict] = []
+
+    async def main() -> None:
+        plane = DataPlane(cfg_path, rt_path, environ={})
+        bind_endpoints = plane._apply_endpoints
+
+        async def after_a_health_write(config):
+            # hold the endpoint listeners back until a health checker has written the runtime
+            for _ in range(200):
+                if rt_path.exists():  # only a health checker writes it before the first apply ends
+                    break
+                await asyncio.sleep(0.01)
+            seen.append(control.read_runtime(rt_path))
+            await bind_endpoints(config)
+
+        plane._apply_endpoints = after_a_health_write
+        try:
+            await plane.start()
+            seen.append(control.read_runtime(rt_path))
+        finally:
+            await plane.shutdown(grace=0)
+
+    asyncio.run(main())
+    before, after = seen
+    assert before, "no health checker wrote the runtime before the endpoints were bound"
+    assert before["ready"] is False
+    assert after["ready"] is True

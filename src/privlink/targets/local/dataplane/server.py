@@ -469,6 +469,10 @@ class DataPlane:
         self.dns_port = 0  # the shared server's port; every consumer VPC's view listens on it too
         self.claim: asyncio.Server | None = None
         self.generation = 0
+        # True once the first config is applied with every listener bound: `control.start` waits for
+        # it. Health checkers write the runtime too, from their first result on, which can come while
+        # the first apply still awaits its endpoint listeners.
+        self.ready = False
         self.stopping = asyncio.Event()
         self.sweeper: asyncio.Task[None] | None = None
         self._reload_lock = asyncio.Lock()
@@ -547,7 +551,10 @@ class DataPlane:
         await self._apply_dns_views(config)
         await self._apply_load_balancers(config)
         await self._apply_endpoints(config)
+        for where, error in self.bind_errors.items():
+            log.warning("%s: %s", where, error)
         self.generation += 1
+        self.ready = True
         self.write_runtime()
 
     async def _apply_load_balancers(self, config: DataPlaneConfig) -> None:
@@ -874,7 +881,7 @@ class DataPlane:
             lbs[lb_id] = {"nodes": nodes, "targets": targets}
         return {
             "pid": os.getpid(),
-            "ready": True,
+            "ready": self.ready,
             "generation": self.generation,
             "loopback_block": cfg.loopback_block,
             "time_scale": self.time_scale,
