@@ -16,7 +16,7 @@ from typing import Any
 
 from privlink.errors import BadInput
 from privlink.spec.models import Spec
-from privlink.templates import naming, test_instance
+from privlink.templates import naming
 
 SIDES = ("producer", "consumer")
 # IAM's limit for a customer managed policy document, in characters not counting white space
@@ -494,7 +494,7 @@ def ssm_probe_instances(link: str) -> Group:
         ("ssm:SendCommand",),
         (SSM_PROBE_INSTANCES,),
         {
-            "StringEquals": {f"ssm:resourceTag/{naming.TAG_CFN_LOGICAL_ID}": test_instance.INSTANCE},
+            "StringEquals": {f"ssm:resourceTag/{naming.TAG_CFN_LOGICAL_ID}": naming.TEST_INSTANCE_LOGICAL_ID},
             "StringLike": {f"ssm:resourceTag/{naming.TAG_CFN_STACK_NAME}": stack_names},
         },
     )

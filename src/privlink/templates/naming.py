@@ -53,6 +53,9 @@ OUT_PRIVATE_NAME = "PrivateName"  # absent without private_dns
 OUT_TEST_INSTANCE_ID = "TestInstanceId"
 PARAM_TEST_INSTANCE_IMAGE_ID = "TestInstanceImageId"  # SSM parameter type with a default; never bound
 TEST_INSTANCE_APP = "ssm-probe"  # its TAG_APP value
+# Its logical ID in the consumer template; the IAM condition of `privlink test --via ssm` names it
+# (CloudFormation tags the instance with it as aws:cloudformation:logical-id).
+TEST_INSTANCE_LOGICAL_ID = "TestInstance"
 
 
 def al2023_image_ssm_path(architecture: str) -> str:

@@ -27,7 +27,7 @@ from privlink.templates.builder import StackBuilder
 from privlink.templates.instance import private_instance
 from privlink.templates.network import Network
 
-INSTANCE = "TestInstance"
+INSTANCE = naming.TEST_INSTANCE_LOGICAL_ID
 ROLE = "TestInstanceRole"
 PROFILE = "TestInstanceProfile"
 SECURITY_GROUP = "TestInstanceSecurityGroup"
