@@ -14,13 +14,13 @@ from test_aws_observe import (
     endpoint_deleted,
     pending,
     principal_removed,
+    problems,
     record_deleted,
     targets_failing,
     vpn_rule_revoked,
 )
 
 from privlink.doctor import CHECKS, run_checks
-from privlink.doctor.findings import Finding
 from privlink.observe.aws import observe_aws
 from privlink.observe.model import consumer_part
 from privlink.spec import parse_spec
@@ -33,14 +33,6 @@ DENIED = "You are not authorized to perform this operation."
 @pytest.fixture
 def world(deployed) -> AwsWorld:  # noqa: F811
     return deployed(parse_spec(spec_text()))
-
-
-def problems(found: list[Finding]) -> dict[str, list[Finding]]:
-    by_id: dict[str, list[Finding]] = {}
-    for f in found:
-        if f.severity in ("error", "warning"):
-            by_id.setdefault(f.id, []).append(f)
-    return by_id
 
 
 def deny(world: AwsWorld, label: str, region: str, operation: str, **only) -> None:
