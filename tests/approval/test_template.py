@@ -123,9 +123,10 @@ def test_fragment_resources_and_least_privilege(spec):
     assert tpl["Outputs"]["ApprovalRegistryTableName"] == {"Value": {"Ref": TABLE_ID}}
 
 
-def test_fragment_passes_cfn_lint_with_zero_matches(spec, tmp_path):
+def test_fragment_passes_cfn_lint_without_errors_or_warnings(spec, tmp_path):
     from cfnlint.api import lint_all
 
     text = json.dumps(minimal_producer(spec), default=str)
     matches = lint_all(text)
-    assert [f"{m.rule.id} {m.message}" for m in matches] == []
+    # informational rules (I...) advise on style and come and go between releases; E and W judge
+    assert [f"{m.rule.id} {m.message}" for m in matches if m.rule.id[0] in "EW"] == []

@@ -2,7 +2,7 @@
 
 CloudFormation types differ in how they take tags (checked against the cfn-lint resource schemas):
 most have `Tags`, a Route 53 hosted zone has `HostedZoneTags`, a Client VPN endpoint only
-`TagSpecifications`, and some (associations, listeners, policies, rules, record sets) none at all.
+`TagSpecifications`, and some (associations, policies, rules, record sets) none at all.
 Every type privlink uses is listed here, so a new one cannot slip through untagged.
 """
 
@@ -29,7 +29,7 @@ TAGGING: dict[str, str | None] = {
     "AWS::EC2::SecurityGroup": TAGS,
     "AWS::EC2::Instance": TAGS,
     "AWS::ElasticLoadBalancingV2::LoadBalancer": TAGS,
-    "AWS::ElasticLoadBalancingV2::Listener": UNTAGGABLE,
+    "AWS::ElasticLoadBalancingV2::Listener": TAGS,  # taggable in the schemas since cfn-lint 1.5x
     "AWS::ElasticLoadBalancingV2::TargetGroup": TAGS,
     "AWS::EC2::VPCEndpointService": TAGS,
     "AWS::EC2::VPCEndpointServicePermissions": UNTAGGABLE,
