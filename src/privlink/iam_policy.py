@@ -80,9 +80,10 @@ CLOUDFORMATION_READ = Group(
 
 IDENTITY = Group(
     "Identity",
-    "region and AZ facts the templates and checks depend on",
+    "region and AZ facts the templates, the plan's AZ choice and the checks depend on",
     (
         "ec2:DescribeAvailabilityZones",
+        "ec2:DescribeInstanceTypeOfferings",
         "ec2:DescribeAccountAttributes",
         "ec2:DescribeRegions",
     ),
@@ -201,7 +202,7 @@ NOTIFICATIONS = Group(
 
 AMI_PARAMETER = Group(
     "DemoAppImage",
-    "CloudFormation resolves the public Amazon Linux AMI parameter for the demo app",
+    "privlink resolves the public Amazon Linux AMI parameter for the demo app once (and records it)",
     ("ssm:GetParameters", "ssm:GetParameter"),
     ("arn:aws:ssm:*::parameter/aws/service/*",),
 )
@@ -409,7 +410,7 @@ TEST_INSTANCE = Group(
 
 TEST_INSTANCE_IMAGE = Group(
     "TestInstanceImage",
-    "CloudFormation resolves the public Amazon Linux AMI parameter for the test instance",
+    "privlink resolves the public Amazon Linux AMI parameter for the test instance once (and records it)",
     ("ssm:GetParameters", "ssm:GetParameter"),
     ("arn:aws:ssm:*::parameter/aws/service/*",),
 )

@@ -30,4 +30,4 @@ def test_too_many_account_parameters_is_one_line_bad_input():
 
 def test_two_hundred_consumers_with_principals_render():
     stacks = render_stacks(many_consumers(200, with_principal=True))
-    assert len(stacks) == 201
+    assert len(stacks) == 401  # the producer, and a network and a consumer stack each
