@@ -406,15 +406,15 @@ def test_down_interrupted_then_down_removes_everything(workdir, step):
 
 
 def test_a_state_write_interrupted_before_its_rename_leaves_no_temp_file(tmp_path, monkeypatch):
-    from privlink.targets.local.dataplane import config
+    from privlink.targets.local.dataplane import config_model
 
     (tmp_path / "local.json").write_text('{"loopback_block": "127.9.0.0/16"}')
 
     def interrupted(src, dst):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(config.os, "replace", interrupted)
+    monkeypatch.setattr(config_model.os, "replace", interrupted)
     with pytest.raises(KeyboardInterrupt):
-        config.write_json_atomic(tmp_path / "local.json", {"steps": {}})
+        config_model.write_json_atomic(tmp_path / "local.json", {"steps": {}})
     assert [p.name for p in tmp_path.iterdir()] == ["local.json"]
     assert json.loads((tmp_path / "local.json").read_text()) == {"loopback_block": "127.9.0.0/16"}

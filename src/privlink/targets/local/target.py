@@ -93,7 +93,7 @@ class LocalTarget(Target):
         return data
 
     def save_meta(self, data: dict[str, Any]) -> None:
-        from privlink.targets.local.dataplane.config import write_json_atomic
+        from privlink.targets.local.dataplane.config_model import write_json_atomic
 
         self.state_dir.mkdir(parents=True, exist_ok=True)
         write_json_atomic(self.meta_path, data)
@@ -315,7 +315,7 @@ class LocalTarget(Target):
         return found
 
     def loopback_block(self) -> str:
-        from privlink.targets.local.dataplane.config import allocate_loopback_block
+        from privlink.targets.local.dataplane.config_model import allocate_loopback_block
 
         meta = self.meta()
         if not meta.get("loopback_block"):
@@ -328,8 +328,8 @@ class LocalTarget(Target):
         """Write the data plane's config from the world; start it, or reload it when running."""
         from privlink.targets.local import faults
         from privlink.targets.local.dataplane import control
-        from privlink.targets.local.dataplane.config import save_config
-        from privlink.targets.local.dataplane_config import build_config
+        from privlink.targets.local.dataplane.config_model import save_config
+        from privlink.targets.local.world_to_dataplane import build_config
 
         config = build_config(
             world, self.loopback_block(), self.consumer_vpcs(world), self.spec.producer.service.backend_port

@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable
 import pytest
 
 from conftest import PORT, build_config
-from privlink.targets.local.dataplane.config import DataPlaneConfig, save_config
+from privlink.targets.local.dataplane.config_model import DataPlaneConfig, save_config
 from privlink.targets.local.dataplane.server import WRITE_HIGH, DataPlane
 
 LOOPS = ["asyncio", "uvloop"]

@@ -13,7 +13,7 @@ import pytest
 
 from conftest import PORT
 from privlink.targets.local.dataplane import control
-from privlink.targets.local.dataplane.config import save_config
+from privlink.targets.local.dataplane.config_model import save_config
 
 
 def get(ip: str, port: int = PORT) -> dict:

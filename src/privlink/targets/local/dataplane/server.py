@@ -24,7 +24,7 @@ from typing import Any
 
 from privlink.targets.local.dataplane import dns, ppv2
 from privlink.targets.local.dataplane.choice import Candidate, TargetChooser
-from privlink.targets.local.dataplane.config import (
+from privlink.targets.local.dataplane.config_model import (
     DataPlaneConfig,
     Endpoint,
     Eni,

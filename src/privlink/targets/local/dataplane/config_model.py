@@ -1,6 +1,8 @@
-"""`DataPlaneConfig`: what the data-plane process serves (`.privlink/dataplane.json`).
+"""`DataPlaneConfig` and its parts: the data types of what the data-plane process serves
+(`.privlink/dataplane.json`), with reading and writing that file.
 
-The local target builds it from the simulated world; the process reads it at start and on SIGHUP.
+The local target builds it from the simulated world (`world_to_dataplane`); the process reads it at
+start and on SIGHUP.
 Also here: the loopback block allocator and the stable address helpers the local target uses.
 """
 
