@@ -17,7 +17,7 @@ import pytest
 
 from conftest import PORT, build_config
 from privlink.targets.local.dataplane.config_model import DataPlaneConfig, save_config
-from privlink.targets.local.dataplane.server import WRITE_HIGH, DataPlane
+from privlink.targets.local.dataplane.supervisor import WRITE_HIGH, DataPlane
 
 LOOPS = ["asyncio", "uvloop"]
 IO_TIMEOUT = 5.0

@@ -77,7 +77,7 @@ def test_runtime_says_ready_only_once_the_endpoint_listeners_are_bound(tmp_path,
     (its first result can come while the endpoint listeners are still being bound) must not say it."""
     import asyncio
 
-    from privlink.targets.local.dataplane.server import DataPlane
+    from privlink.targets.local.dataplane.supervisor import DataPlane
 
     cfg_path, rt_path = tmp_path / "dataplane.json", tmp_path / "runtime.json"
     save_config(cfg_path, config_factory())
