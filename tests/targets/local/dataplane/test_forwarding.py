@@ -17,7 +17,8 @@ import pytest
 
 from conftest import PORT, build_config
 from privlink.targets.local.dataplane.config_model import DataPlaneConfig, save_config
-from privlink.targets.local.dataplane.supervisor import WRITE_HIGH, DataPlane
+from privlink.targets.local.dataplane.flows import WRITE_HIGH
+from privlink.targets.local.dataplane.supervisor import DataPlane
 
 LOOPS = ["asyncio", "uvloop"]
 IO_TIMEOUT = 5.0
