@@ -12,7 +12,6 @@ import contextlib
 import logging
 import os
 import signal
-import struct
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,6 +32,12 @@ from privlink.targets.local.dataplane.config_model import (
     write_json_atomic,
 )
 from privlink.targets.local.dataplane.demo_app import DemoHttp
+from privlink.targets.local.dataplane.dns_server import (
+    SHARED_DNS_IP,
+    DnsListeners,
+    bind_shared_dns,
+    bind_view_dns,
+)
 from privlink.targets.local.dataplane.flows import NO_ROUTE, Downstream, Route, Router, sweep_idle
 from privlink.targets.local.dataplane.health import UNUSED, HealthState
 from privlink.targets.local.dataplane.security import refusal
@@ -42,55 +47,6 @@ log = logging.getLogger("privlink.dataplane")
 # asyncio's default of 100 drops SYNs in a burst of new connections (the client retries after 1 s);
 # an NLB takes the burst. The kernel caps this at net.core.somaxconn.
 LISTEN_BACKLOG = 4096
-SHARED_DNS_IP = "127.0.0.1"  # the DNS server `status` shows, answering every name (for `dig` by hand)
-
-
-# --- DNS ----------------------------------------------------------------------------------------
-
-
-class DnsUdp(asyncio.DatagramProtocol):
-    """DNS over UDP on one address: `view` is the bind IP whose zone table answers."""
-
-    def __init__(self, plane: DataPlane, view: str = SHARED_DNS_IP):
-        self.plane = plane
-        self.view = view
-        self.transport: asyncio.DatagramTransport | None = None
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
-
-    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
-        reply = dns.answer(self.plane.zone_for(self.view), data)
-        if reply is not None and self.transport is not None:
-            self.transport.sendto(reply, addr)
-
-
-class DnsTcp(asyncio.Protocol):
-    def __init__(self, plane: DataPlane, view: str = SHARED_DNS_IP):
-        self.plane = plane
-        self.view = view
-        self.buf = b""
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport
-        plane = self.plane
-        plane.conns.add(transport)  # type: ignore[arg-type]
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.plane.conns.discard(self.transport)  # type: ignore[arg-type]
-
-    def data_received(self, data: bytes) -> None:
-        self.buf += data
-        while len(self.buf) >= 2:
-            (n,) = struct.unpack_from("!H", self.buf)
-            if len(self.buf) < 2 + n:
-                return
-            msg, self.buf = self.buf[2 : 2 + n], self.buf[2 + n :]
-            reply = dns.answer(self.plane.zone_for(self.view), msg)
-            if reply is None:
-                self.transport.close()  # type: ignore[attr-defined]
-                return
-            self.transport.write(struct.pack("!H", len(reply)) + reply)  # type: ignore[attr-defined]
 
 
 # --- the supervisor -----------------------------------------------------------------------------
@@ -134,7 +90,7 @@ class DataPlane:
         self.time_scale = 1.0
         self.zone = dns.ZoneTable({})
         self.views: dict[str, dns.ZoneTable] = {}  # bind IP -> a consumer VPC's table
-        self.view_servers: dict[str, list[asyncio.BaseTransport | asyncio.Server]] = {}
+        self.view_servers: dict[str, DnsListeners] = {}
         self.flows: set[Downstream] = set()
         self.conns: set[asyncio.Transport] = set()
         self.lbs: dict[str, LbRuntime] = {}
@@ -147,7 +103,7 @@ class DataPlane:
         self.eni_routes: dict[str, tuple[Router, float]] = {}
         self.refusals: dict[str, str | None] = {}
         self.bind_errors: dict[str, str] = {}
-        self.dns_servers: list[asyncio.BaseTransport | asyncio.Server] = []
+        self.dns_servers: DnsListeners = []
         self.dns_address = ""
         self.dns_port = 0  # the shared server's port; every consumer VPC's view listens on it too
         self.claim: asyncio.Server | None = None
@@ -453,20 +409,8 @@ class DataPlane:
     # DNS
 
     async def _start_dns(self) -> None:
-        for _ in range(10):
-            transport, _p = await self.loop.create_datagram_endpoint(
-                lambda: DnsUdp(self), local_addr=(SHARED_DNS_IP, 0)
-            )
-            port = transport.get_extra_info("sockname")[1]
-            try:
-                tcp = await self.loop.create_server(lambda: DnsTcp(self), SHARED_DNS_IP, port)
-            except OSError:
-                transport.close()
-                continue
-            self.dns_servers = [transport, tcp]
-            self.dns_address, self.dns_port = f"{SHARED_DNS_IP}:{port}", port
-            return
-        raise OSError("no port free for DNS on both UDP and TCP")
+        self.dns_servers, port = await bind_shared_dns(self)
+        self.dns_address, self.dns_port = f"{SHARED_DNS_IP}:{port}", port
 
     def zone_for(self, view: str) -> dns.ZoneTable:
         return self.views.get(view, self.zone)  # the shared server's IP is never a view's
@@ -481,18 +425,9 @@ class DataPlane:
             if ip in self.view_servers:
                 continue
             try:
-                udp, _p = await self.loop.create_datagram_endpoint(
-                    lambda ip=ip: DnsUdp(self, ip), local_addr=(ip, port)
-                )
-                try:
-                    tcp = await self.loop.create_server(lambda ip=ip: DnsTcp(self, ip), ip, port)
-                except OSError:
-                    udp.close()
-                    raise
+                self.view_servers[ip] = await bind_view_dns(self, ip, port)
             except OSError as exc:
                 self.bind_errors[f"dns {ip}"] = str(exc)
-                continue
-            self.view_servers[ip] = [udp, tcp]
 
     # runtime file
 
