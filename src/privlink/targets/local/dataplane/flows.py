@@ -18,7 +18,8 @@ from collections.abc import Callable, Coroutine, Mapping
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from privlink.targets.local.dataplane.supervisor import DataPlane, LbRuntime
+    from privlink.targets.local.dataplane.load_balancer import LbRuntime
+    from privlink.targets.local.dataplane.supervisor import DataPlane
 
 log = logging.getLogger("privlink.dataplane")
 

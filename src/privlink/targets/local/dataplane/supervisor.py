@@ -1,8 +1,10 @@
-"""The data-plane process: asyncio protocols that move bytes and call the sans-IO pieces.
+"""The data plane's supervisor: `DataPlane` starts, reconciles and stops every listener of one
+sandbox (endpoint ENIs, NLB nodes, demo targets, DNS), the health checks and the idle sweep, and
+writes the runtime file; `serve` runs it as the process until a signal.
 
-One `DataPlane` supervises every listener: endpoint ENIs, NLB nodes, demo targets, DNS, and the
-health checkers. Forwarding is the flows of `flows`; this module binds their listeners and builds,
-per config, the routers that tell each accepted connection where to go.
+Each listener's job is a module of its own: `flows` (proxy flows), `load_balancer` (an NLB's state
+and its routers), `health_checks`, `demo_app`, `dns_server`. Their protocols hold this supervisor
+for the sets they register in (`flows`, `conns`) and for the DNS zone tables.
 """
 
 from __future__ import annotations
@@ -12,18 +14,15 @@ import contextlib
 import logging
 import os
 import signal
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from privlink.targets.local.dataplane import dns, ppv2
-from privlink.targets.local.dataplane.choice import Candidate, TargetChooser
+from privlink.targets.local.dataplane import dns
 from privlink.targets.local.dataplane.config_model import (
     DataPlaneConfig,
     Endpoint,
     Eni,
     LoadBalancer,
-    NlbNode,
     Target,
     claim_address,
     effective_time_scale,
@@ -38,8 +37,9 @@ from privlink.targets.local.dataplane.dns_server import (
     bind_shared_dns,
     bind_view_dns,
 )
-from privlink.targets.local.dataplane.flows import NO_ROUTE, Downstream, Route, Router, sweep_idle
-from privlink.targets.local.dataplane.health import UNUSED, HealthState
+from privlink.targets.local.dataplane.flows import NO_ROUTE, Downstream, Router, sweep_idle
+from privlink.targets.local.dataplane.health_checks import HealthCheckers
+from privlink.targets.local.dataplane.load_balancer import LbRuntime, eni_router, node_router
 from privlink.targets.local.dataplane.security import refusal
 
 log = logging.getLogger("privlink.dataplane")
@@ -47,35 +47,6 @@ log = logging.getLogger("privlink.dataplane")
 # asyncio's default of 100 drops SYNs in a burst of new connections (the client retries after 1 s);
 # an NLB takes the burst. The kernel caps this at net.core.somaxconn.
 LISTEN_BACKLOG = 4096
-
-
-# --- the supervisor -----------------------------------------------------------------------------
-
-
-@dataclass
-class LbRuntime:
-    config: LoadBalancer
-    health: dict[str, HealthState] = field(default_factory=dict)
-    addresses: dict[str, tuple[str, int]] = field(default_factory=dict)  # target id -> connect address
-    chooser: TargetChooser | None = None
-    checkers: dict[str, asyncio.Task[None]] = field(default_factory=dict)
-    node_rr: int = 0
-    pools: dict[str, list[tuple[str, int]]] = field(default_factory=dict)  # node AZ ID -> eligible addresses
-
-    def states(self) -> dict[str, str]:
-        return {tid: h.state for tid, h in self.health.items()}
-
-    def pick(self, node_az_id: str) -> tuple[str, int] | None:
-        """The connect address of the target this node sends its next connection to."""
-        pool = self.pools.get(node_az_id)
-        if pool is None:
-            assert self.chooser is not None
-            eligible = self.chooser.eligible(node_az_id, self.states())
-            pool = self.pools[node_az_id] = [self.addresses[c.id] for c in eligible]
-        return self.chooser.pick(node_az_id, pool)  # type: ignore[union-attr]
-
-    def health_changed(self) -> None:
-        self.pools.clear()
 
 
 class DataPlane:
@@ -94,6 +65,7 @@ class DataPlane:
         self.flows: set[Downstream] = set()
         self.conns: set[asyncio.Transport] = set()
         self.lbs: dict[str, LbRuntime] = {}
+        self.health_checks = HealthCheckers(self.write_runtime)
         self.demo: dict[tuple, tuple[asyncio.Server, tuple[str, int]]] = {}
         self.nodes: dict[tuple, tuple[asyncio.Server, tuple[str, int]]] = {}
         self.enis: dict[tuple[str, int], tuple[asyncio.Server, str, str]] = {}  # -> server, endpoint, eni
@@ -149,9 +121,7 @@ class DataPlane:
         for t in dns_servers:
             if not isinstance(t, asyncio.Server):
                 t.close()
-        for lb in self.lbs.values():
-            for task in lb.checkers.values():
-                task.cancel()
+        self.health_checks.stop_all()
         if self.sweeper:
             self.sweeper.cancel()
         for flow in list(self.flows):
@@ -197,6 +167,19 @@ class DataPlane:
         self.write_runtime()
 
     async def _apply_load_balancers(self, config: DataPlaneConfig) -> None:
+        await self._apply_demo_targets(config)
+        for lb_id in [k for k in self.lbs if k not in {lb.id for lb in config.load_balancers}]:
+            del self.lbs[lb_id]
+            self.health_checks.stop(lb_id)
+        for lb in config.load_balancers:
+            rt = self.lbs.get(lb.id)
+            if rt is None:
+                rt = self.lbs[lb.id] = LbRuntime(lb)
+            rt.reconfigure(lb, self._connect_addresses(lb))
+            self.health_checks.restart(rt, self.time_scale)
+        await self._apply_nodes(config)
+
+    async def _apply_demo_targets(self, config: DataPlaneConfig) -> None:
         wanted_demo: dict[tuple, tuple[LoadBalancer, Target]] = {}
         for lb in config.load_balancers:
             for t in lb.targets:
@@ -223,54 +206,12 @@ class DataPlane:
             real = server.sockets[0].getsockname()[:2]
             self.demo[key] = (server, (real[0], real[1]))
 
-        for lb_id in [k for k in self.lbs if k not in {lb.id for lb in config.load_balancers}]:
-            for task in self.lbs.pop(lb_id).checkers.values():
-                task.cancel()
-        for lb in config.load_balancers:
-            rt = self.lbs.get(lb.id)
-            if rt is None:
-                rt = self.lbs[lb.id] = LbRuntime(lb)
-            old_cfg, rt.config = rt.config, lb
-            node_azs = {n.az_id for n in lb.nodes}
-            addresses: dict[str, tuple[str, int]] = {}
-            for t in lb.targets:
-                if t.kind == "address":
-                    addresses[t.id] = split_hostport(t.address)
-                else:
-                    key = (lb.id, t.id, t.address, t.az_name, lb.proxy_protocol)
-                    addresses[t.id] = self.demo[key][1] if key in self.demo else split_hostport(t.address)
-            health: dict[str, HealthState] = {}
-            hc = lb.health_check
-            for t in lb.targets:
-                old = rt.health.get(t.id)
-                keep = (
-                    old is not None
-                    and rt.addresses.get(t.id) == addresses[t.id]
-                    and old_cfg.health_check == hc
-                    and (old.state == UNUSED) == (t.az_id not in node_azs)
-                )
-                if keep:
-                    health[t.id] = old  # type: ignore[assignment]
-                else:
-                    health[t.id] = HealthState(hc.healthy_threshold, hc.unhealthy_threshold)
-                    if t.az_id not in node_azs:
-                        health[t.id].state = UNUSED
-            rt.health, rt.addresses = health, addresses
-            rt.chooser = TargetChooser([Candidate(t.id, t.az_id) for t in lb.targets], lb.cross_zone)
-            rt.health_changed()
-            for task in rt.checkers.values():
-                task.cancel()
-            rt.checkers = {
-                t.id: self.loop.create_task(self._check_loop(rt, t.id))
-                for t in lb.targets
-                if health[t.id].state != UNUSED
-            }
-
+    async def _apply_nodes(self, config: DataPlaneConfig) -> None:
         wanted_nodes = {
             (lb.id, n.az_id, n.bind_ip, n.port): (lb, n) for lb in config.load_balancers for n in lb.nodes
         }
         self.node_routes = {
-            key: (self._node_router(self.lbs[lb.id], n), lb.idle_timeout_seconds)
+            key: (node_router(self.lbs[lb.id], n), lb.idle_timeout_seconds)
             for key, (lb, n) in wanted_nodes.items()
         }
         for key in [k for k in self.nodes if k not in wanted_nodes]:
@@ -305,7 +246,7 @@ class DataPlane:
                     wanted[(eni.bind_ip, ep.port)] = (ep, eni)
                     if rt is not None:
                         eni_routes[eni.eni_id] = (
-                            self._eni_router(rt, ep, eni),
+                            eni_router(rt, ep, eni),
                             rt.config.idle_timeout_seconds,
                         )
         self.eni_routes = eni_routes
@@ -329,82 +270,22 @@ class DataPlane:
                 continue
             self.enis[key] = (server, ep.endpoint_id, eni.eni_id)
 
+    def _connect_addresses(self, lb: LoadBalancer) -> dict[str, tuple[str, int]]:
+        """Target id -> where to connect: a running demo target where its listener is bound."""
+        addresses: dict[str, tuple[str, int]] = {}
+        for t in lb.targets:
+            if t.kind == "address":
+                addresses[t.id] = split_hostport(t.address)
+            else:
+                key = (lb.id, t.id, t.address, t.az_name, lb.proxy_protocol)
+                addresses[t.id] = self.demo[key][1] if key in self.demo else split_hostport(t.address)
+        return addresses
+
     def _drop_connections_to(self, address: tuple[str, int]) -> None:
         """A stopped instance takes its connections with it, as a dying process does."""
         for transport in list(self.conns):
             if tuple(transport.get_extra_info("sockname") or ())[:2] == address:
                 transport.abort()
-
-    # routing: built on every apply, called once per accepted connection
-
-    def _node_router(self, rt: LbRuntime, node: NlbNode) -> Router:
-        """A connection straight to an NLB node: PPv2 (when on) names the real client."""
-        az_id, source = node.az_id, (node.bind_ip, 0)
-        dst, port = node.private_ip or node.bind_ip, rt.config.listener_port
-        proxy_protocol = rt.config.proxy_protocol
-
-        def route(transport: asyncio.BaseTransport) -> Route | None:
-            addr = rt.pick(az_id)
-            if addr is None:
-                return None
-            header = None
-            if proxy_protocol:
-                peer = transport.get_extra_info("peername")
-                header = ppv2.encode(peer[0], peer[1], dst, port)
-            return addr[0], addr[1], source, header
-
-        return route
-
-    def _eni_router(self, rt: LbRuntime, ep: Endpoint, eni: Eni) -> Router:
-        """An admitted ENI: its AZ ID's node (or, cross-region, the nodes in turn) picks the target."""
-        nodes = [
-            (n.az_id, (n.bind_ip, 0)) for n in rt.config.nodes if ep.cross_region or n.az_id == eni.az_id
-        ]
-        encode = None
-        if rt.config.proxy_protocol:
-            encode = ppv2.encoder(ep.source.ip, eni.private_ip, ep.port, endpoint_id=ep.endpoint_id)
-        cross_region = ep.cross_region
-
-        def route(transport: asyncio.BaseTransport) -> Route | None:
-            order = nodes
-            if cross_region and nodes:
-                first = rt.node_rr % len(nodes)
-                rt.node_rr += 1
-                order = nodes[first:] + nodes[:first]
-            for az_id, source in order:
-                addr = rt.pick(az_id)
-                if addr is not None:
-                    header = encode(transport.get_extra_info("peername")[1]) if encode else None
-                    return addr[0], addr[1], source, header
-            return None
-
-        return route
-
-    # health checks
-
-    async def _check_loop(self, rt: LbRuntime, target_id: str) -> None:
-        while True:
-            hc = rt.config.health_check
-            addr = rt.addresses[target_id]
-            passed = await self._tcp_check(addr, hc.timeout_seconds * self.time_scale)
-            state = rt.health.get(target_id)
-            if state is None:
-                return
-            if state.record(passed):
-                rt.health_changed()
-                log.info("target %s of %s is %s", target_id, rt.config.id, state.state)
-                self.write_runtime()
-            await asyncio.sleep(hc.interval_seconds * self.time_scale)
-
-    async def _tcp_check(self, addr: tuple[str, int], timeout: float) -> bool:
-        try:
-            transport, _ = await asyncio.wait_for(
-                self.loop.create_connection(asyncio.Protocol, addr[0], addr[1]), timeout
-            )
-        except (OSError, asyncio.TimeoutError):
-            return False
-        transport.close()
-        return True
 
     # DNS
 
