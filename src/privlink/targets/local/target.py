@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,23 @@ from privlink.templates import naming
 from privlink.templates.stacks import RenderedStack, delete_batches, deploy_batches
 
 STEP_IMPORT = "import-certificates"
+# A user-facing speed-up of the sandbox's health checks (0.1: ten times faster), read by the command
+# that writes the data plane's config and carried to the process in it (`DataPlaneConfig.time_scale`).
+TIME_SCALE_ENV = "PRIVLINK_SANDBOX_TIME_SCALE"
+
+
+def time_scale_from_env(environ: Mapping[str, str]) -> float | None:
+    """PRIVLINK_SANDBOX_TIME_SCALE as a positive number, or None when it is unset or empty."""
+    raw = environ.get(TIME_SCALE_ENV, "").strip()
+    if not raw:
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        value = 0.0
+    if not value > 0:
+        raise BadInput(TIME_SCALE_ENV, f"{raw!r} is not a positive number", "unset it or use e.g. 0.1")
+    return value
 
 
 class LocalMeta(BaseModel):
@@ -44,9 +61,18 @@ class LocalTarget(Target):
 
     name = "local"
 
-    def __init__(self, spec: Spec, state_dir: Path, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        spec: Spec,
+        state_dir: Path,
+        clock: Callable[[], float] = time.monotonic,
+        time_scale: float | None = None,
+    ) -> None:
+        """`time_scale` multiplies the data plane's health-check timings (tests pass e.g. 0.05);
+        None: PRIVLINK_SANDBOX_TIME_SCALE, see `data_plane_time_scale`."""
         super().__init__(spec, state_dir)
         self.clock = clock
+        self.time_scale = time_scale
         check_state_dir(state_dir)
 
     # -- paths and state --------------------------------------------------------------------------
@@ -331,16 +357,37 @@ class LocalTarget(Target):
         from privlink.targets.local.dataplane.config_model import save_config
         from privlink.targets.local.world_to_dataplane import build_config
 
+        running = control.is_running(self.runtime_path)
         config = build_config(
-            world, self.loopback_block(), self.consumer_vpcs(world), self.spec.producer.service.backend_port
+            world,
+            self.loopback_block(),
+            self.consumer_vpcs(world),
+            self.spec.producer.service.backend_port,
+            time_scale=self.data_plane_time_scale(running),
         )
         config = faults.apply_to_dataplane(config, self.meta().get("faults", []))
         save_config(self.config_path, config)
-        if control.is_running(self.runtime_path):
+        if running:
             control.reload(self.runtime_path)
         else:
             progress("starting the data plane")
             control.start(self.config_path, self.runtime_path, self.log_path)
+
+    def data_plane_time_scale(self, running: bool) -> float:
+        """The time scale of the config written next: this target's, else PRIVLINK_SANDBOX_TIME_SCALE,
+        else the running data plane's (a later command's reload keeps the speed-up it started with),
+        else 1."""
+        from privlink.targets.local.dataplane import control
+
+        if self.time_scale is not None:
+            return self.time_scale
+        from_env = time_scale_from_env(os.environ)
+        if from_env is not None:
+            return from_env
+        current = (control.read_runtime(self.runtime_path) or {}).get("time_scale") if running else None
+        if isinstance(current, (int, float)) and current > 0:
+            return float(current)
+        return 1.0
 
     def runtime(self) -> dict[str, Any] | None:
         from privlink.targets.local.dataplane import control

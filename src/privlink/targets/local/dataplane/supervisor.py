@@ -25,7 +25,6 @@ from privlink.targets.local.dataplane.config_model import (
     LoadBalancer,
     Target,
     claim_address,
-    effective_time_scale,
     load_config,
     split_hostport,
     write_json_atomic,
@@ -52,10 +51,11 @@ LISTEN_BACKLOG = 4096
 class DataPlane:
     """Starts, reconciles and stops every listener of one sandbox."""
 
-    def __init__(self, config_path: Path, runtime_path: Path, environ: dict[str, str] | None = None):
+    def __init__(self, config_path: Path, runtime_path: Path, time_scale: float | None = None):
+        """`time_scale`, when given, replaces the config's (tests speed the health checks up with it)."""
         self.config_path = Path(config_path)
         self.runtime_path = Path(runtime_path)
-        self.environ = dict(os.environ if environ is None else environ)
+        self.given_time_scale = time_scale
         self.loop = asyncio.get_running_loop()
         self.config: DataPlaneConfig | None = None
         self.time_scale = 1.0
@@ -92,7 +92,6 @@ class DataPlane:
 
     async def start(self) -> None:
         config = load_config(self.config_path)
-        self.time_scale = effective_time_scale(config, self.environ)
         claim_ip, claim_port = claim_address(config.loopback_block)
         self.claim = await self.loop.create_server(asyncio.Protocol, claim_ip, claim_port)
         await self._start_dns()
@@ -103,7 +102,6 @@ class DataPlane:
         async with self._reload_lock:
             try:
                 config = load_config(self.config_path)
-                self.time_scale = effective_time_scale(config, self.environ)
             except Exception as exc:  # keep serving the old config
                 log.error("reload failed, keeping the previous config: %s", exc)
                 return
@@ -153,6 +151,7 @@ class DataPlane:
 
     async def _apply(self, config: DataPlaneConfig) -> None:
         self.config = config
+        self.time_scale = config.time_scale if self.given_time_scale is None else self.given_time_scale
         self.zone = dns.ZoneTable.from_config(config)
         self.views = {v.bind_ip: dns.ZoneTable.from_config(config, v) for v in config.dns.views}
         self.endpoints = {e.endpoint_id: e for e in config.endpoints}

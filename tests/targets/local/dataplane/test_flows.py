@@ -62,7 +62,7 @@ class Plane:
         self.plane: DataPlane | None = None
 
     async def __aenter__(self) -> Plane:
-        self.plane = DataPlane(self.cfg_path, self.rt_path, environ={})
+        self.plane = DataPlane(self.cfg_path, self.rt_path)
         await self.plane.start()
         return self
 
