@@ -619,3 +619,49 @@ def test_an_unknown_launch_template_version_fails():
     stack.template["Resources"]["Instance"]["Properties"]["LaunchTemplate"]["Version"] = "7"
     with pytest.raises(DeployFailed, match="VersionNotFound"):
         Engine(World(id_seed="x")).deploy(stack, {})
+
+
+def _topics(n: int) -> dict:
+    return {f"Topic{i}": {"Type": "AWS::SNS::Topic", "Properties": {}} for i in range(n)}
+
+
+@pytest.mark.parametrize(
+    ("template", "message"),
+    [
+        (
+            {"Resources": _topics(501)},
+            "ValidationError: Template format error: Number of resources, 501, is greater than maximum allowed, 500",
+        ),
+        (
+            {
+                "Resources": _topics(1),
+                "Parameters": {f"P{i}": {"Type": "String", "Default": "x"} for i in range(201)},
+            },
+            "ValidationError: Template format error: Parameter count 201 is greater than max allowed 200",
+        ),
+        (
+            {"Resources": _topics(1), "Outputs": {f"O{i}": {"Value": "x"} for i in range(201)}},
+            "ValidationError: Template format error: Outputs count 201 is greater than max allowed 200",
+        ),
+        (
+            {"Resources": _topics(1), "Description": "x" * 51_200},
+            "ValidationError: 1 validation error detected: Value '...' at 'templateBody' failed to satisfy "
+            "constraint: Member must have length less than or equal to 51200",
+        ),
+    ],
+    ids=["resources", "parameters", "outputs", "body"],
+)
+def test_the_sandbox_refuses_what_cloudformation_refuses_before_creating_anything(template, message):
+    stack = _bare_stack({})
+    stack.template.clear()
+    stack.template.update(template)
+    world = World(id_seed="x")
+    with pytest.raises(DeployFailed) as info:
+        Engine(world).deploy(stack, {})
+    assert info.value.what == message
+    assert world.resources == {} and world.stacks == {}
+
+
+def test_the_sandbox_takes_templates_at_the_limits():
+    stack = _bare_stack(_topics(500), {f"O{i}": {"Value": "x"} for i in range(200)})
+    Engine(World(id_seed="x")).deploy(stack, {})
