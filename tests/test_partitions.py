@@ -50,3 +50,21 @@ def test_iam_policy_arns_follow_the_partition_of_the_regions():
     text = str(policies(spec))
     assert "arn:aws-cn:cloudformation:" in text
     assert "arn:aws:" not in text
+
+
+def test_fleet_principals_and_expected_principals_take_the_partition():
+    from privlink.fleet import fleet_allowed_principals
+    from privlink.observe.expect import consumer_principal
+    from templates.spec_variants import FLEET_ACCOUNTS, edited, fleet_accounts
+
+    def in_china(d):
+        fleet_accounts(d)
+        d["producer"]["region"] = "cn-north-1"
+        d["consumers"][0]["region"] = "cn-north-1"
+        d["consumers_from"]["regions"] = ["cn-north-1"]
+
+    spec = edited(in_china)
+    assert fleet_allowed_principals(spec) == [f"arn:aws-cn:iam::{a}:root" for a in FLEET_ACCOUNTS]
+    assert consumer_principal(spec.consumers[0], "111111111111") == "arn:aws-cn:iam::111111111111:root"
+    default = edited(fleet_accounts)
+    assert fleet_allowed_principals(default) == [f"arn:aws:iam::{a}:root" for a in FLEET_ACCOUNTS]
