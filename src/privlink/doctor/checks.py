@@ -13,8 +13,10 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterator
 
+from privlink.aws_error_codes import ACCESS_DENIED, THROTTLED
 from privlink.doctor.findings import Finding, Skipped
 from privlink.observe.model import (
+    NLB_DEFAULT_IDLE_TIMEOUT,
     Consumer,
     Endpoint,
     IngressRule,
@@ -24,8 +26,6 @@ from privlink.observe.model import (
     consumer_part,
     producer_part,
 )
-
-NLB_DEFAULT_IDLE_TIMEOUT = 350
 
 
 def net(cidr: str) -> ipaddress.IPv4Network | None:
@@ -65,15 +65,6 @@ def principal_allowed(principal: str, allowed: list[str]) -> bool:
 
 # --- deployment and observation ----------------------------------------------------------------
 
-DENIED_CODES = {
-    "AccessDenied",
-    "AccessDeniedException",
-    "UnauthorizedOperation",
-    "UnauthorizedAccess",
-    "AuthorizationError",
-}
-THROTTLED_CODES = {"Throttling", "ThrottlingException", "RequestLimitExceeded", "TooManyRequestsException"}
-
 
 def skipped(check: str, resource: str, parts: list[str]) -> Skipped:
     """The info that `check` did not judge `resource` because these parts could not be read
@@ -98,11 +89,11 @@ def describe_fix(e: ObserveError) -> str:
         )
     action = e.action
     account = f"account {e.account} (accounts.{e.account} in the spec)" if e.account else "this account"
-    if e.code in DENIED_CODES:
+    if e.code in ACCESS_DENIED:
         return (
             f"grant IAM permission {action} to the credentials of {account}, then run `privlink doctor` again"
         )
-    if e.code in THROTTLED_CODES:
+    if e.code in THROTTLED:
         return "AWS throttled the call; run `privlink doctor` again"
     return f"check the credentials of {account} and that they may call {action}"
 
