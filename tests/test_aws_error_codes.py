@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from privlink.doctor.checks import describe_fix
+from privlink.doctor.checks.observe_errors import describe_fix
 from privlink.observe.model import ObserveError
 from privlink.targets.aws.gateway import hint_for
 

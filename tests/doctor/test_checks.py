@@ -225,7 +225,7 @@ def test_a_crashing_check_becomes_a_finding_and_the_run_continues(healthy):
     def boom(_obs):
         raise KeyError("subnets")
 
-    registry = [Check("boom", ("x",), boom), *CHECKS]
+    registry = [Check("boom", boom, ()), *CHECKS]
     findings = run_checks(healthy, registry)
     crash = [f for f in findings if f.id == "internal-error"]
     assert len(crash) == 1
