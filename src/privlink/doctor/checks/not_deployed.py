@@ -17,8 +17,9 @@ NOT_DEPLOYED = FindingKind(
     "A stack of the link does not exist, or its last change failed.",
     "privlink deploys one CloudFormation stack for the producer (`privlink-<link>-producer`) and one "
     "per consumer (`privlink-<link>-consumer-<name>`). A stack that does not exist was never created "
-    "or was deleted; a producer stack in a `*_FAILED` or `ROLLBACK_COMPLETE` state did not reach what "
-    "the spec asks for, and everything it should hold may be missing or stale.",
+    "or was deleted. A producer stack whose status ends in `FAILED` or `ROLLBACK_COMPLETE` (its last "
+    "create or update failed) does not hold what the spec asks for: what it should hold may be "
+    "missing or stale.",
     "aws cloudformation describe-stacks --stack-name privlink-<link>-producer "
     "--query 'Stacks[0].StackStatus'\n"
     "aws cloudformation describe-stack-events --stack-name privlink-<link>-producer "

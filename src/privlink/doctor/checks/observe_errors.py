@@ -23,8 +23,8 @@ DESCRIBE_FAILED = FindingKind(
     "AWS denies or throttles one of them (or the sandbox's data plane cannot be read), the parts of "
     "the deployment that call reads are unknown, and the checks that need them are skipped (see "
     "check-skipped) instead of reporting resources as missing. The evidence names the call, AWS's "
-    "error code and message, and the parts it left unknown; `account` is the account label in the "
-    "spec whose credentials made the call.",
+    "error code and message, and the parts it left unknown; the fix names the IAM action of the call "
+    "and the account (its label in the spec) whose credentials made it.",
     "aws sts get-caller-identity --profile <profile of that account>\n"
     "aws iam simulate-principal-policy --policy-source-arn <role or user ARN> --action-names <action>",
     (FIX_DENIED, FIX_THROTTLED, FIX_OTHER, FIX_NOT_AN_AWS_CALL),

@@ -19,7 +19,8 @@ VPC_DNS_ATTRIBUTES = FindingKind(
     "Private hosted zones and an interface endpoint's private DNS name are answered by the VPC's "
     "Route 53 Resolver only when the VPC has both `enableDnsSupport` and `enableDnsHostnames` on. "
     "With either off, the private name of the service (or of the consumer's `private_dns` record) "
-    "does not resolve in that VPC. Judged only for consumers that resolve a private name.",
+    "does not resolve in that VPC. Judged only for consumers that resolve a private name (a "
+    "`private_dns` record, or the endpoint's private DNS).",
     "aws ec2 describe-vpc-attribute --vpc-id <vpc id> --attribute enableDnsSupport\n"
     "aws ec2 describe-vpc-attribute --vpc-id <vpc id> --attribute enableDnsHostnames",
     (FIX,),
