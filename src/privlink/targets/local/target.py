@@ -1,8 +1,8 @@
 """The local target: deploys the rendered templates into the sandbox world and runs the data plane.
 
-State in `.privlink/`: `sandbox.json` (the world), `local.json` (the loopback block and injected
-faults), `dataplane.json` (what the data plane serves), `dataplane-runtime.json` (what it
-publishes), `dataplane.log`, `certs/<consumer>/` (keys 0600).
+State in `.privlink/` (files 0600, directories 0700): `sandbox.json` (the world), `local.json` (the
+loopback block and injected faults), `dataplane.json` (what the data plane serves),
+`dataplane-runtime.json` (what it publishes), `dataplane.log`, `certs/<consumer>/`.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from privlink.certs import ensure_certificates
 from privlink.deploy import bind_parameters
 from privlink.errors import BadInput, DeployFailed, PrivlinkError, StateError
 from privlink.spec.models import Spec
-from privlink.statefile import check_state_dir, corrupt, read_state_json
+from privlink.statefile import check_state_dir, corrupt, ensure_private_dir, read_state_json
 from privlink.targets.base import ActionResult, Connection, PlannedChange, Progress, Target, no_progress
 from privlink.targets.local.interrupt import interrupt_point
 from privlink.templates import naming
@@ -95,7 +95,6 @@ class LocalTarget(Target):
     def save_meta(self, data: dict[str, Any]) -> None:
         from privlink.targets.local.dataplane.config import write_json_atomic
 
-        self.state_dir.mkdir(parents=True, exist_ok=True)
         write_json_atomic(self.meta_path, data)
 
     # -- rendering ----------------------------------------------------------------------------------
@@ -180,7 +179,7 @@ class LocalTarget(Target):
             from privlink.approval.registry import LocalRegistry
 
             LocalRegistry(self.state_dir).list()
-        self.state_dir.mkdir(parents=True, exist_ok=True)
+        ensure_private_dir(self.state_dir)
         self._prepare_accounts(world)
         self._run_auto_approval(world)
         engine = Engine(world)

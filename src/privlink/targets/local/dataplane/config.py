@@ -18,6 +18,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from privlink.errors import StateError
+from privlink.statefile import write_private_text
 
 TIME_SCALE_ENV = "PRIVLINK_SANDBOX_TIME_SCALE"
 LOOPBACK = ipaddress.IPv4Network("127.0.0.0/8")
@@ -374,16 +375,8 @@ def load_config(path: str | os.PathLike[str]) -> DataPlaneConfig:
 
 
 def write_json_atomic(path: str | os.PathLike[str], data: object) -> None:
-    """Write JSON to a temporary file beside `path`, then rename it over `path`."""
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    tmp = p.with_name(f".{p.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-        os.replace(tmp, p)
-    except BaseException:  # e.g. Ctrl-C: no stray file that `down` would not know to remove
-        tmp.unlink(missing_ok=True)
-        raise
+    """Write JSON to a temporary file beside `path`, then rename it over `path` (created 0600)."""
+    write_private_text(Path(path), json.dumps(data, indent=2, sort_keys=True) + "\n")
 
 
 def save_config(path: str | os.PathLike[str], config: DataPlaneConfig) -> None:

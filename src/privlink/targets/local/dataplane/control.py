@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from privlink.errors import DeployFailed, StateError
-from privlink.statefile import read_state_json
+from privlink.statefile import open_private_append, read_state_json
 from privlink.targets.local.interrupt import interrupt_point
 
 MODULE = "privlink.targets.local.dataplane"
@@ -105,10 +105,9 @@ def start(
         raise StateError(str(runtime), "a data plane is already running", "stop it first (`privlink down`)")
     runtime.unlink(missing_ok=True)
     log = Path(log_path)
-    log.parent.mkdir(parents=True, exist_ok=True)
     full_env = {**os.environ, **(env or {})}
     full_env["PYTHONPATH"] = os.pathsep.join(p for p in (str(_SRC), full_env.get("PYTHONPATH", "")) if p)
-    with open(log, "ab") as log_file:
+    with open_private_append(log) as log_file:
         proc = subprocess.Popen(  # noqa: S603 - our own module, no shell
             [sys.executable, "-m", MODULE, "--config", str(config_path), "--runtime", str(runtime)],
             stdin=subprocess.DEVNULL,
