@@ -60,7 +60,9 @@ class Globals:
         from privlink.targets.base import make_target
 
         spec = spec if spec is not None else self.spec()
-        return make_target(spec, self.state_dir, self.target)
+        target = make_target(spec, self.state_dir, self.target)
+        target.warn = warning  # e.g. a stale state file ignored: one line on stderr
+        return target
 
 
 @app.callback()
@@ -82,6 +84,10 @@ def globals_of(ctx: typer.Context) -> Globals:
 def stderr(line: str) -> None:
     """Progress and diagnostics go to stderr; data goes to stdout."""
     print(line, file=sys.stderr, flush=True)
+
+
+def warning(line: str) -> None:
+    stderr(f"privlink: warning: {line}")
 
 
 def emit_json(data: Any) -> None:

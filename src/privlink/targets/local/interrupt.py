@@ -18,4 +18,4 @@ ENV = "PRIVLINK_TEST_INTERRUPT_AT"
 
 def interrupt_point(step: str) -> None:
     if os.environ.get(ENV) == step:
-        os.kill(os.getpid(), signal.SIGINT)  # Python raises KeyboardInterrupt right here
+        signal.raise_signal(signal.SIGINT)  # Python raises KeyboardInterrupt right here

@@ -2,7 +2,7 @@
 
 State in `.privlink/` (files 0600, directories 0700): `sandbox.json` (the world), `local.json` (the
 loopback block and injected faults), `dataplane.json` (what the data plane serves),
-`dataplane-runtime.json` (what it publishes), `dataplane.log`, `certs/<consumer>/`.
+`dataplane-runtime.json` (what it publishes, with its identity), `dataplane.log`, `certs/<consumer>/`.
 """
 
 from __future__ import annotations
@@ -44,10 +44,22 @@ class LocalTarget(Target):
 
     name = "local"
 
-    def __init__(self, spec: Spec, state_dir: Path, clock: Callable[[], float] = time.monotonic) -> None:
-        super().__init__(spec, state_dir)
+    def __init__(
+        self,
+        spec: Spec,
+        state_dir: Path,
+        clock: Callable[[], float] = time.monotonic,
+        warn: Progress = no_progress,
+    ) -> None:
+        super().__init__(spec, state_dir, warn)
         self.clock = clock
+        self._warned: set[str] = set()
         check_state_dir(state_dir)
+
+    def _warn_once(self, message: str) -> None:
+        if message not in self._warned:
+            self._warned.add(message)
+            self.warn(message)
 
     # -- paths and state --------------------------------------------------------------------------
     @property
@@ -335,18 +347,27 @@ class LocalTarget(Target):
         )
         config = faults.apply_to_dataplane(config, self.meta().get("faults", []))
         save_config(self.config_path, config)
-        if control.is_running(self.runtime_path):
+        if self.runtime() is not None:
             control.reload(self.runtime_path)
         else:
+            strays = control.stop(self.runtime_path, warn=self._warn_once)
+            if strays:
+                pids = ", ".join(str(p) for p in strays)
+                progress(
+                    f"stopped a data plane of this project that its runtime file did not name (pid {pids})"
+                )
             progress("starting the data plane")
             control.start(self.config_path, self.runtime_path, self.log_path)
 
     def runtime(self) -> dict[str, Any] | None:
+        """The runtime file when it names this project's live data plane; else None (warning once
+        when the file names something else: another project's or a reused pid)."""
         from privlink.targets.local.dataplane import control
 
-        if not control.is_running(self.runtime_path):
-            return None
-        return control.read_runtime(self.runtime_path)
+        runtime, verdict = control.running(self.runtime_path)
+        if runtime is None and verdict is not None and not verdict.stale:
+            self._warn_once(control.ignored(self.runtime_path, verdict))
+        return runtime
 
     def wait_until_serving(self, progress: Progress = no_progress, timeout: float = 10.0) -> None:
         """Until every available endpoint's ENIs listen and the DNS server answers."""
@@ -562,10 +583,15 @@ class LocalTarget(Target):
         from privlink.targets.local.dataplane import control
         from privlink.targets.local.engine.engine import Engine
 
-        deployed = self.world_path.exists()
-        world = self.load_world()  # a corrupt world stops `down` before it stops anything
-        if control.stop(self.runtime_path):
+        # The data plane goes first, found even when the runtime file is gone, corrupt or stale
+        if control.stop(self.runtime_path, warn=self._warn_once):
             progress("stopped the data plane")
+        deployed = self.world_path.exists()
+        try:
+            world = self.load_world()
+        except StateError as exc:
+            exc.what += "; down stopped the data plane but removed none of the stacks the file records"
+            raise
         if deployed:
             engine = Engine(world)
             try:

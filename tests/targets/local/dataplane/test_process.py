@@ -65,7 +65,7 @@ def test_end_to_end_dns_reload_stop(plane, config_factory):
     with pytest.raises(OSError):
         get(eni_a)
     pid = rt["pid"]
-    assert control.stop(rt_path) is True
+    assert control.stop(rt_path) == [pid]
     assert not control.is_running(rt_path)
     with pytest.raises(OSError):
         socket.create_connection((host, int(port)), timeout=1).close()

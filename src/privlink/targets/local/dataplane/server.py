@@ -22,7 +22,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from privlink.targets.local.dataplane import dns, ppv2
+from privlink.targets.local.dataplane import dns, ppv2, procfs
 from privlink.targets.local.dataplane.choice import Candidate, TargetChooser
 from privlink.targets.local.dataplane.config import (
     DataPlaneConfig,
@@ -445,6 +445,8 @@ class DataPlane:
     def __init__(self, config_path: Path, runtime_path: Path, environ: dict[str, str] | None = None):
         self.config_path = Path(config_path)
         self.runtime_path = Path(runtime_path)
+        # pid, start time, command line and project: what `control` checks before it signals us
+        self.identity = procfs.own_identity(self.runtime_path)
         self.environ = dict(os.environ if environ is None else environ)
         self.loop = asyncio.get_running_loop()
         self.config: DataPlaneConfig | None = None
@@ -880,7 +882,7 @@ class DataPlane:
             }
             lbs[lb_id] = {"nodes": nodes, "targets": targets}
         return {
-            "pid": os.getpid(),
+            **self.identity,
             "ready": self.ready,
             "generation": self.generation,
             "loopback_block": cfg.loopback_block,
