@@ -46,6 +46,8 @@ def prepared(tmp_path_factory) -> Path:
     target.apply_dataplane = lambda world, progress=None: None  # type: ignore[method-assign]
     target.wait_until_serving = lambda progress=None: None  # type: ignore[method-assign]
     target.up()
+    # as `up` leaves it: a recorded loopback block (outside the allocator's range: no other sandbox's)
+    target.save_meta({**target.meta(), "loopback_block": "127.250.0.0/16"})
     return root
 
 

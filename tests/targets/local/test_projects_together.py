@@ -1,16 +1,22 @@
-"""Projects whose runtime file is gone or damaged: `down` still finds and stops their data plane.
-Real `privlink` processes in temp dirs; every data plane is stopped at the end."""
+"""Projects side by side: copied project directories, loopback blocks claimed for as long as a data
+plane runs, and `down` finding its data plane whatever became of the runtime file. Real `privlink`
+processes in temp dirs; every data plane is stopped at the end."""
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
+import sys
+import zlib
 from pathlib import Path
 
 import pytest
 
 from privlink.spec.demo import demo_spec_text
-from privlink_testing import run_privlink
+from privlink.targets.local.dataplane import procfs
+from privlink.targets.local.dataplane.config import CLAIM_PORT, claim_socket
+from privlink_testing import SRC, run_privlink
 from sandbox_leaks import bound_in, dataplane_pids, kill_dataplanes
 
 FAST = {"PRIVLINK_SANDBOX_TIME_SCALE": "0.1"}
@@ -46,6 +52,20 @@ def privlink(path: Path, *args: str, rc: int = 0, env: dict | None = None) -> su
     assert done.returncode == rc, f"privlink {' '.join(args)}: exit {done.returncode}\n{done.stderr}"
     assert "Traceback" not in done.stderr, done.stderr
     return done
+
+
+def background(path: Path, *args: str, env: dict | None = None) -> tuple[subprocess.Popen, Path]:
+    """`privlink ARGS` started in `path`, its stderr (and stdout) going to files the test can poll."""
+    err = path.parent / f"{path.name}-{'-'.join(args)}.stderr"
+    with open(err, "w") as handle, open(err.with_suffix(".stdout"), "w") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "privlink", *args],
+            cwd=path,
+            stdout=out,
+            stderr=handle,
+            env={**os.environ, "PYTHONPATH": str(SRC), **FAST, **(env or {})},
+        )
+    return proc, err
 
 
 def runtime_of(path: Path) -> dict:
@@ -124,3 +144,81 @@ def test_up_stops_a_data_plane_of_its_own_that_the_runtime_file_lost(project):
     assert "moves to" not in up.stderr  # the block it held was this project's own
     assert block_of(path) == block
     assert dataplane_pids(path / ".privlink") == [runtime_of(path)["pid"]]
+
+
+# -- copied projects and loopback blocks ------------------------------------------------------------
+
+
+@pytest.mark.timeout(90)
+def test_a_copied_project_neither_reports_nor_stops_the_originals_data_plane(project):
+    p1 = project("p1")
+    privlink(p1, "up")
+    original = runtime_of(p1)
+    p2 = project("p2", copy_of=p1)
+    status = privlink(p2, "status")
+    assert "data plane: not running; run `privlink up` to start it" in status.stdout.splitlines()
+    assert status.stderr.splitlines() == [
+        f"privlink: warning: {p2 / '.privlink' / 'dataplane-runtime.json'}: ignored (it was written for "
+        f"another project ({p1 / '.privlink'}), e.g. a copied directory); no data plane of this project "
+        "counts as running"
+    ]
+    privlink(p2, "test", rc=1)
+    # `up` in the copy starts its own data plane, on a block of its own: p1 holds the recorded one
+    up = privlink(p2, "up")
+    assert (
+        f"loopback block {original['loopback_block']} is taken (another sandbox or program holds it); "
+        f"this sandbox moves to {block_of(p2)}" in up.stderr.splitlines()
+    )
+    assert block_of(p2) != original["loopback_block"]
+    privlink(p2, "test")
+    privlink(p2, "down", "--yes")
+    assert dataplane_pids(p2 / ".privlink") == []
+    # the original never noticed
+    seen = procfs.observe(original["pid"])
+    assert seen.exists and seen.start_time == original["start_time"]
+    assert runtime_of(p1)["pid"] == original["pid"]
+    privlink(p1, "test")
+
+
+def colliding_names(root: Path) -> tuple[str, str]:
+    """Two directory names under `root` whose state directories hash to the same first block."""
+    seen: dict[int, str] = {}
+    for i in range(1000):
+        name = f"c{i}"
+        slot = zlib.crc32(str((root / name / ".privlink").resolve()).encode()) % 200
+        if slot in seen:
+            return seen[slot], name
+        seen[slot] = name
+    raise AssertionError("no two names collide")
+
+
+@pytest.mark.timeout(120)
+def test_two_projects_hashing_to_one_block_come_up_together_on_two_blocks(project, tmp_path):
+    a_name, b_name = colliding_names(tmp_path)
+    a, b = project(a_name), project(b_name)
+    ups = [background(p, "up") for p in (a, b)]
+    for proc, err in ups:
+        assert proc.wait(timeout=90) == 0, err.read_text()
+    assert block_of(a) != block_of(b)
+    for p in (a, b):
+        runtime = runtime_of(p)
+        assert runtime["loopback_block"] == block_of(p)
+        # each data plane holds its block's claim for as long as it runs
+        claim_ip = block_of(p).replace("0.0/16", "0.1")
+        assert f"tcp {claim_ip}:{CLAIM_PORT}" in bound_in(block_of(p))
+        privlink(p, "test")
+    # and later `up`s keep working: the recorded blocks are each project's own
+    privlink(a, "up")
+    privlink(b, "up")
+
+
+def test_a_block_claim_is_exclusive_until_closed():
+    sock = claim_socket("127.251.0.0/16")
+    assert sock is not None
+    try:
+        assert claim_socket("127.251.0.0/16") is None
+    finally:
+        sock.close()
+    again = claim_socket("127.251.0.0/16")
+    assert again is not None
+    again.close()

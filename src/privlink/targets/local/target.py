@@ -325,39 +325,58 @@ class LocalTarget(Target):
                 found[record.outputs[naming.OUT_VPC_ID]] = consumer.name
         return found
 
-    def loopback_block(self) -> str:
-        from privlink.targets.local.dataplane.config import allocate_loopback_block
-
-        meta = self.meta()
-        if not meta.get("loopback_block"):
-            ports = {self.spec.producer.service.port}
-            meta["loopback_block"] = allocate_loopback_block(str(self.state_dir.resolve()), ports)
-            self.save_meta(meta)
-        return meta["loopback_block"]
-
-    def apply_dataplane(self, world, progress: Progress = no_progress) -> None:
-        """Write the data plane's config from the world; start it, or reload it when running."""
+    def _save_dataplane_config(self, world, block: str) -> None:
         from privlink.targets.local import faults
-        from privlink.targets.local.dataplane import control
         from privlink.targets.local.dataplane.config import save_config
         from privlink.targets.local.dataplane_config import build_config
 
         config = build_config(
-            world, self.loopback_block(), self.consumer_vpcs(world), self.spec.producer.service.backend_port
+            world, block, self.consumer_vpcs(world), self.spec.producer.service.backend_port
         )
-        config = faults.apply_to_dataplane(config, self.meta().get("faults", []))
-        save_config(self.config_path, config)
-        if self.runtime() is not None:
-            control.reload(self.runtime_path)
-        else:
-            strays = control.stop(self.runtime_path, warn=self._warn_once)
-            if strays:
-                pids = ", ".join(str(p) for p in strays)
-                progress(
-                    f"stopped a data plane of this project that its runtime file did not name (pid {pids})"
+        save_config(self.config_path, faults.apply_to_dataplane(config, self.meta().get("faults", [])))
+
+    def apply_dataplane(self, world, progress: Progress = no_progress) -> None:
+        """Write the data plane's config from the world; reload it when running, else start it.
+
+        A start first stops any data plane of this project its runtime file does not name, then
+        claims the loopback block (the recorded one when free, else another, saying so) and hands the
+        claim to the new process, which holds it for as long as it runs.
+        """
+        from privlink.targets.local.dataplane import control
+        from privlink.targets.local.dataplane.config import claim_loopback_block
+
+        meta = self.meta()
+        recorded = meta.get("loopback_block")
+        running = self.runtime()
+        if running is not None:
+            block = recorded or running.get("loopback_block")
+            if not isinstance(block, str):
+                raise StateError(
+                    str(self.meta_path),
+                    "records no loopback block",
+                    "run `privlink down`, then `privlink up`",
                 )
+            if block != recorded:
+                self.save_meta({**meta, "loopback_block": block})
+            self._save_dataplane_config(world, block)
+            control.reload(self.runtime_path)
+            return
+        strays = control.stop(self.runtime_path, warn=self._warn_once)
+        if strays:
+            pids = ", ".join(str(p) for p in strays)
+            progress(f"stopped a data plane of this project that its runtime file did not name (pid {pids})")
+        ports = {self.spec.producer.service.port}
+        with claim_loopback_block(str(self.state_dir.resolve()), ports, prefer=recorded) as claim:
+            if claim.block != recorded:
+                if recorded:
+                    progress(
+                        f"loopback block {recorded} is taken (another sandbox or program holds it); "
+                        f"this sandbox moves to {claim.block}"
+                    )
+                self.save_meta({**self.meta(), "loopback_block": claim.block})
+            self._save_dataplane_config(world, claim.block)
             progress("starting the data plane")
-            control.start(self.config_path, self.runtime_path, self.log_path)
+            control.start(self.config_path, self.runtime_path, self.log_path, claim=claim.socket)
 
     def runtime(self) -> dict[str, Any] | None:
         """The runtime file when it names this project's live data plane; else None (warning once

@@ -12,6 +12,7 @@ import dns.rcode
 import pytest
 
 from conftest import PORT
+from privlink.errors import DeployFailed
 from privlink.targets.local.dataplane import control
 from privlink.targets.local.dataplane.config import save_config
 
@@ -108,3 +109,36 @@ def test_runtime_says_ready_only_once_the_endpoint_listeners_are_bound(tmp_path,
     assert before, "no health checker wrote the runtime before the endpoints were bound"
     assert before["ready"] is False
     assert after["ready"] is True
+
+
+def test_the_data_plane_holds_the_block_claim_it_was_handed_until_it_exits(tmp_path, block, config_factory):
+    """The block is claimed before the process starts and never free until it has exited."""
+    from privlink.targets.local.dataplane.config import claim_loopback_block, claim_socket
+
+    cfg_path, rt_path = tmp_path / "dataplane.json", tmp_path / "runtime.json"
+    with claim_loopback_block(prefer=block) as claim:
+        assert claim.block == block
+        save_config(cfg_path, config_factory())
+        pid = control.start(cfg_path, rt_path, tmp_path / "dataplane.log", timeout=15, claim=claim.socket)
+    try:
+        assert claim.socket.fileno() == -1  # the parent's copy is closed ...
+        assert claim_socket(block) is None  # ... and the block still taken: the data plane holds it
+        assert control.read_runtime(rt_path)["loopback_block"] == block
+    finally:
+        assert control.stop(rt_path) == [pid]
+    again = claim_socket(block)
+    assert again is not None
+    again.close()
+
+
+def test_a_claim_for_another_block_is_refused(tmp_path, block, config_factory):
+    from privlink.targets.local.dataplane.config import claim_loopback_block
+
+    cfg_path, rt_path = tmp_path / "dataplane.json", tmp_path / "runtime.json"
+    save_config(cfg_path, config_factory())
+    with (
+        claim_loopback_block(seed="elsewhere", exclude=[block]) as other,
+        pytest.raises(DeployFailed) as info,
+    ):
+        control.start(cfg_path, rt_path, tmp_path / "dataplane.log", timeout=15, claim=other.socket)
+    assert "the claim socket passed is not" in info.value.what

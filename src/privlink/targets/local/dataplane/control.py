@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -158,8 +159,13 @@ def start(
     env: dict[str, str] | None = None,
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
+    claim: socket.socket | None = None,
 ) -> int:
-    """Start the data plane detached; return its pid once its runtime file says it listens."""
+    """Start the data plane detached; return its pid once its runtime file says it listens.
+
+    `claim` is the listening socket that claims the sandbox's loopback block: the process inherits
+    it and holds it until it exits, so the block is never free between choosing it and serving it.
+    """
     runtime = Path(_paths(runtime_path)[0])
     if is_running(runtime):
         raise StateError(str(runtime), "a data plane is already running", "stop it first (`privlink down`)")
@@ -176,6 +182,8 @@ def start(
         "--runtime",
         str(runtime),
     ]
+    if claim is not None:
+        args += ["--claim-fd", str(claim.fileno())]
     with open_private_append(log) as log_file:
         proc = subprocess.Popen(  # noqa: S603 - our own module, no shell
             args,
@@ -185,6 +193,7 @@ def start(
             env=full_env,
             start_new_session=True,
             close_fds=True,
+            pass_fds=(claim.fileno(),) if claim is not None else (),
         )
 
     def ready() -> bool:

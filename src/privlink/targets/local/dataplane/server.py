@@ -442,11 +442,18 @@ NO_ROUTE: tuple[Router, float] = (_no_route, 350.0)
 class DataPlane:
     """Starts, reconciles and stops every listener of one sandbox."""
 
-    def __init__(self, config_path: Path, runtime_path: Path, environ: dict[str, str] | None = None):
+    def __init__(
+        self,
+        config_path: Path,
+        runtime_path: Path,
+        environ: dict[str, str] | None = None,
+        claim_fd: int | None = None,
+    ):
         self.config_path = Path(config_path)
         self.runtime_path = Path(runtime_path)
         # pid, start time, command line and project: what `control` checks before it signals us
         self.identity = procfs.own_identity(self.runtime_path)
+        self.claim_fd = claim_fd  # the loopback block's claim socket, bound by the parent (pass_fds)
         self.environ = dict(os.environ if environ is None else environ)
         self.loop = asyncio.get_running_loop()
         self.config: DataPlaneConfig | None = None
@@ -485,7 +492,14 @@ class DataPlane:
         config = load_config(self.config_path)
         self.time_scale = effective_time_scale(config, self.environ)
         claim_ip, claim_port = claim_address(config.loopback_block)
-        self.claim = await self.loop.create_server(asyncio.Protocol, claim_ip, claim_port)
+        if self.claim_fd is None:
+            self.claim = await self.loop.create_server(asyncio.Protocol, claim_ip, claim_port)
+        else:  # held since the parent chose the block: it was never free in between
+            sock = socket.socket(fileno=self.claim_fd)
+            if sock.getsockname() != (claim_ip, claim_port):
+                sock.close()
+                raise OSError(f"the claim socket passed is not {claim_ip}:{claim_port}")
+            self.claim = await self.loop.create_server(asyncio.Protocol, sock=sock)
         await self._start_dns()
         await self._apply(config)
         self.sweeper = self.loop.create_task(self._sweep_idle())
@@ -904,10 +918,10 @@ class DataPlane:
         write_json_atomic(self.runtime_path, self.runtime())
 
 
-async def serve(config_path: Path, runtime_path: Path) -> int:
+async def serve(config_path: Path, runtime_path: Path, claim_fd: int | None = None) -> int:
     """Run until SIGTERM/SIGINT; SIGHUP reloads. Returns the exit status."""
     loop = asyncio.get_running_loop()
-    plane = DataPlane(config_path, runtime_path)
+    plane = DataPlane(config_path, runtime_path, claim_fd=claim_fd)
     done = asyncio.Event()
     loop.add_signal_handler(signal.SIGTERM, done.set)
     loop.add_signal_handler(signal.SIGINT, done.set)
