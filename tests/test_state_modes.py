@@ -90,7 +90,7 @@ def test_up_under_umask_0_leaves_only_private_state(tmp_path):
         )
         assert done.returncode == 0, done.stderr
         state = tmp_path / ".privlink"
-        written = {"sandbox.json", "local.json", "dataplane.json", "dataplane-runtime.json"}
+        written = {"lock", "sandbox.json", "local.json", "dataplane.json", "dataplane-runtime.json"}
         assert written | {"dataplane.log", "certs/dev/ca.key", "certs/dev/client.crt"} <= set(modes(state))
         assert not_private(state) == {}
     finally:

@@ -1,13 +1,15 @@
-"""Projects side by side: copied project directories, loopback blocks claimed for as long as a data
-plane runs, and `down` finding its data plane whatever became of the runtime file. Real `privlink`
-processes in temp dirs; every data plane is stopped at the end."""
+"""Projects side by side and commands at once: the project lock, copied project directories, loopback
+blocks claimed for as long as a data plane runs, and `down` finding its data plane whatever became
+of the runtime file. Real `privlink` processes in temp dirs; every data plane is stopped at the end."""
 
 from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 import zlib
 from pathlib import Path
 
@@ -66,6 +68,21 @@ def background(path: Path, *args: str, env: dict | None = None) -> tuple[subproc
             env={**os.environ, "PYTHONPATH": str(SRC), **FAST, **(env or {})},
         )
     return proc, err
+
+
+def poll(cond, what: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not cond():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.02)
+
+
+def stopped(pid: int) -> bool:
+    """True once the process is paused by SIGSTOP (state T)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] == "T"
+    except OSError:
+        return False
 
 
 def runtime_of(path: Path) -> dict:
@@ -222,3 +239,68 @@ def test_a_block_claim_is_exclusive_until_closed():
     again = claim_socket("127.251.0.0/16")
     assert again is not None
     again.close()
+
+
+# -- one mutating command per project at a time ----------------------------------------------------
+
+
+def paused_up(path: Path) -> tuple[subprocess.Popen, Path]:
+    """`privlink up --output json` paused (SIGSTOP) right after its producer stack, holding the
+    project's lock; and the file its status report goes to."""
+    env = {"PRIVLINK_TEST_STOP_AT": "deployed:privlink-hello-producer"}
+    proc, err = background(path, "up", "--output", "json", env=env)
+    poll(lambda: stopped(proc.pid) or proc.poll() is not None, "up to pause")
+    assert proc.poll() is None, "up ended instead of pausing"
+    return proc, err.with_suffix(".stdout")
+
+
+def block_and_dns(report: dict) -> tuple[str, str]:
+    """The loopback block and DNS address of a sandbox, from its status report."""
+    address = report["consumers"][0]["addresses"][0]
+    return ".".join(address.split(".")[:2]) + ".0.0/16", report["dns"]
+
+
+@pytest.mark.timeout(90)
+def test_a_second_up_waits_then_exits_1_naming_the_up_that_holds_the_lock(project):
+    path = project()
+    first, _ = paused_up(path)
+    try:
+        second = privlink(path, "up", rc=1, env={"PRIVLINK_LOCK_WAIT": "0.3"})
+        # read-only commands do not wait for it
+        for args in (["status"], ["plan"], ["connections", "list"], ["render", "--out", "r"], ["cost"]):
+            done = privlink(path, *args, env={"PRIVLINK_LOCK_WAIT": "0"})
+            assert "lock" not in done.stderr, done.stderr
+    finally:
+        os.kill(first.pid, signal.SIGCONT)
+    assert second.stderr.splitlines() == [
+        f"privlink: waiting for `privlink up` (pid {first.pid}) to finish (up to 0.3 s)",
+        f"privlink: error: {path / '.privlink' / 'lock'}: held by `privlink up` (pid {first.pid}): one "
+        "command changes a project at a time; hint: wait for it to finish, then run this command again",
+    ]
+    assert first.wait(timeout=60) == 0
+    # the winner's data plane is the one that runs, and `down` stops it
+    runtime = runtime_of(path)
+    assert f"data plane: running (pid {runtime['pid']})" in privlink(path, "status").stdout
+    assert dataplane_pids(path / ".privlink") == [runtime["pid"]]
+    block = block_of(path)
+    privlink(path, "down", "--yes")
+    nothing_listens(path, block, runtime["dns"])
+    assert [p.name for p in (path / ".privlink").iterdir()] == ["lock"]  # `down` keeps the lock
+
+
+@pytest.mark.timeout(90)
+def test_down_during_up_waits_for_it_then_removes_everything(project):
+    path = project()
+    first, report = paused_up(path)
+    down, err = background(path, "down", "--yes", env={"PRIVLINK_LOCK_WAIT": "60"})
+    try:
+        waiting = f"privlink: waiting for `privlink up` (pid {first.pid}) to finish (up to 60 s)"
+        poll(lambda: waiting in err.read_text(), "down to wait for up")
+        assert down.poll() is None
+    finally:
+        os.kill(first.pid, signal.SIGCONT)
+    assert first.wait(timeout=60) == 0
+    block, dns = block_and_dns(json.loads(report.read_text()))
+    assert down.wait(timeout=60) == 0, err.read_text()
+    assert err.read_text().splitlines()[-1] == "down: done"
+    nothing_listens(path, block, dns)
