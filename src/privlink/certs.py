@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +30,12 @@ RENEW_BEFORE = dt.timedelta(days=30)
 CA_CERT, CA_KEY = "ca.crt", "ca.key"
 SERVER_CERT, SERVER_KEY = "server.crt", "server.key"
 CLIENT_CERT, CLIENT_KEY = "client.crt", "client.key"
+FILES = (CA_CERT, CA_KEY, SERVER_CERT, SERVER_KEY, CLIENT_CERT, CLIENT_KEY)
+
+
+def written_here(name: str) -> bool:
+    """True for a file name `ensure_certificates` writes, or its temporary file (a crash's leftover)."""
+    return name in FILES or any(re.fullmatch(rf"\.{re.escape(f)}\.\d+\.tmp", name) for f in FILES)
 
 
 @dataclass(frozen=True)

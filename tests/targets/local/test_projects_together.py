@@ -304,3 +304,33 @@ def test_down_during_up_waits_for_it_then_removes_everything(project):
     assert down.wait(timeout=60) == 0, err.read_text()
     assert err.read_text().splitlines()[-1] == "down: done"
     nothing_listens(path, block, dns)
+
+
+# -- what `down` deletes ---------------------------------------------------------------------------
+
+
+def test_down_deletes_only_the_certificate_files_privlink_wrote(tmp_path):
+    from privlink.spec import parse_spec
+    from privlink.targets.local.target import LocalTarget
+
+    target = LocalTarget(parse_spec(demo_spec_text()), tmp_path / ".privlink")
+    target.apply_dataplane = lambda world, progress=None: None  # type: ignore[method-assign]
+    target.wait_until_serving = lambda progress=None: None  # type: ignore[method-assign]
+    target.up()
+    certs = tmp_path / ".privlink" / "certs"
+    assert sorted(p.name for p in (certs / "dev").iterdir()) == sorted(
+        ["ca.crt", "ca.key", "server.crt", "server.key", "client.crt", "client.key"]
+    )
+    (certs / "dev" / ".client.key.999.tmp").write_text("a crash's leftover")
+    (certs / "dev" / "notes.txt").write_text("mine")
+    (certs / "mine").mkdir()
+    (certs / "mine" / "ca.crt").write_text("mine too")  # a name privlink uses, in a folder it did not make
+    (certs / "empty").mkdir()
+    lines: list[str] = []
+    target.down(progress=lines.append)
+    left = ["dev", "dev/notes.txt", "empty", "mine", "mine/ca.crt"]
+    assert sorted(str(p.relative_to(certs)) for p in certs.rglob("*")) == left
+    assert lines[-1] == (
+        f"left in {tmp_path / '.privlink'}: certs/dev/notes.txt, certs/empty, certs/mine/ca.crt "
+        "(not created by privlink)"
+    )

@@ -7,6 +7,7 @@ loopback block and injected faults), `dataplane.json` (what the data plane serve
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
@@ -606,6 +607,7 @@ class LocalTarget(Target):
         if control.stop(self.runtime_path, warn=self._warn_once):
             progress("stopped the data plane")
         deployed = self.world_path.exists()
+        cert_owners = {c.name for c in self.spec.consumers}  # whose certs/<consumer>/ privlink made
         try:
             world = self.load_world()
         except StateError as exc:
@@ -630,6 +632,7 @@ class LocalTarget(Target):
                         interrupt_point(f"deleted:{stack.stack_name}")
             for arn, cert in list(world.certificates.items()):
                 if cert.tags.get(naming.TAG_LINK) == self.spec.name:
+                    cert_owners.add(cert.tags.get("privlink:consumer", ""))
                     world.delete_certificate(arn)
             self.save_world(world)
             if world.stacks or world.certificates:
@@ -645,7 +648,10 @@ class LocalTarget(Target):
             self.state_dir / "registry.json",  # on AWS the registry table goes with the producer stack
         ):
             path.unlink(missing_ok=True)
-        _remove_tree(self.state_dir / "certs")
+        left = _remove_certificates(self.state_dir / "certs", cert_owners)
+        if left:
+            names = ", ".join(str(p.relative_to(self.state_dir)) for p in left)
+            progress(f"left in {self.state_dir}: {names} (not created by privlink)")
         if self.state_dir.exists() and not any(self.state_dir.iterdir()):
             self.state_dir.rmdir()
 
@@ -663,9 +669,23 @@ class LocalTarget(Target):
             world.reject(service_id, live)
 
 
-def _remove_tree(path: Path) -> None:
-    if not path.exists():
-        return
-    for child in sorted(path.rglob("*"), key=lambda p: len(p.parts), reverse=True):
-        child.rmdir() if child.is_dir() else child.unlink()
-    path.rmdir()
+def _remove_certificates(root: Path, consumers: set[str]) -> list[Path]:
+    """Delete the certificate files privlink wrote under `root` (`certs/<consumer>/<known name>`, for
+    the `consumers` it made them for) and the directories they empty; return what is left there, which
+    privlink did not create (files, links, empty directories)."""
+    from privlink.certs import written_here
+
+    if root.is_symlink() or not root.is_dir():
+        return [root] if root.exists() or root.is_symlink() else []
+    for directory in sorted(root.iterdir()):
+        if directory.name in consumers and directory.is_dir() and not directory.is_symlink():
+            for path in sorted(directory.iterdir()):
+                if written_here(path.name) and path.is_file() and not path.is_symlink():
+                    path.unlink()
+            with contextlib.suppress(OSError):
+                directory.rmdir()  # only when empty
+    with contextlib.suppress(OSError):
+        root.rmdir()
+    if not root.exists():
+        return []
+    return sorted(p for p in root.rglob("*") if p.is_symlink() or not p.is_dir() or not any(p.iterdir()))
