@@ -42,7 +42,7 @@ def test_every_state_writer_makes_private_files_under_umask_0(tmp_path):
     from privlink.certs import ensure_certificates
     from privlink.statefile import ensure_private_dir, open_private_append, write_private_text
     from privlink.targets.aws.target import AwsState
-    from privlink.targets.local.dataplane.config import write_json_atomic
+    from privlink.targets.local.dataplane.config_model import write_json_atomic
     from privlink.targets.local.world import World
 
     state = tmp_path / ".privlink"

@@ -17,7 +17,7 @@ import pytest
 
 from privlink.spec.demo import demo_spec_text
 from privlink.targets.local.dataplane import procfs
-from privlink.targets.local.dataplane.config import CLAIM_PORT, claim_socket
+from privlink.targets.local.dataplane.config_model import CLAIM_PORT, claim_socket
 from privlink_testing import SRC, run_privlink
 from sandbox_leaks import bound_in, dataplane_pids, kill_dataplanes
 

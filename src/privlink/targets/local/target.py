@@ -11,7 +11,7 @@ import contextlib
 import json
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,23 @@ from privlink.templates import naming
 from privlink.templates.stacks import RenderedStack, delete_batches, deploy_batches
 
 STEP_IMPORT = "import-certificates"
+# A user-facing speed-up of the sandbox's health checks (0.1: ten times faster), read by the command
+# that writes the data plane's config and carried to the process in it (`DataPlaneConfig.time_scale`).
+TIME_SCALE_ENV = "PRIVLINK_SANDBOX_TIME_SCALE"
+
+
+def time_scale_from_env(environ: Mapping[str, str]) -> float | None:
+    """PRIVLINK_SANDBOX_TIME_SCALE as a positive number, or None when it is unset or empty."""
+    raw = environ.get(TIME_SCALE_ENV, "").strip()
+    if not raw:
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        value = 0.0
+    if not value > 0:
+        raise BadInput(TIME_SCALE_ENV, f"{raw!r} is not a positive number", "unset it or use e.g. 0.1")
+    return value
 
 
 class LocalMeta(BaseModel):
@@ -50,10 +67,14 @@ class LocalTarget(Target):
         spec: Spec,
         state_dir: Path,
         clock: Callable[[], float] = time.monotonic,
+        time_scale: float | None = None,
         warn: Progress = no_progress,
     ) -> None:
+        """`time_scale` multiplies the data plane's health-check timings (tests pass e.g. 0.05);
+        None: PRIVLINK_SANDBOX_TIME_SCALE, see `data_plane_time_scale`."""
         super().__init__(spec, state_dir, warn)
         self.clock = clock
+        self.time_scale = time_scale
         self._warned: set[str] = set()
         check_state_dir(state_dir)
 
@@ -106,7 +127,7 @@ class LocalTarget(Target):
         return data
 
     def save_meta(self, data: dict[str, Any]) -> None:
-        from privlink.targets.local.dataplane.config import write_json_atomic
+        from privlink.targets.local.dataplane.config_model import write_json_atomic
 
         write_json_atomic(self.meta_path, data)
 
@@ -326,13 +347,17 @@ class LocalTarget(Target):
                 found[record.outputs[naming.OUT_VPC_ID]] = consumer.name
         return found
 
-    def _save_dataplane_config(self, world, block: str) -> None:
+    def _save_dataplane_config(self, world, block: str, running: bool) -> None:
         from privlink.targets.local import faults
-        from privlink.targets.local.dataplane.config import save_config
-        from privlink.targets.local.dataplane_config import build_config
+        from privlink.targets.local.dataplane.config_model import save_config
+        from privlink.targets.local.world_to_dataplane import build_config
 
         config = build_config(
-            world, block, self.consumer_vpcs(world), self.spec.producer.service.backend_port
+            world,
+            block,
+            self.consumer_vpcs(world),
+            self.spec.producer.service.backend_port,
+            time_scale=self.data_plane_time_scale(running),
         )
         save_config(self.config_path, faults.apply_to_dataplane(config, self.meta().get("faults", [])))
 
@@ -344,7 +369,7 @@ class LocalTarget(Target):
         claim to the new process, which holds it for as long as it runs.
         """
         from privlink.targets.local.dataplane import control
-        from privlink.targets.local.dataplane.config import claim_loopback_block
+        from privlink.targets.local.dataplane.config_model import claim_loopback_block
 
         meta = self.meta()
         recorded = meta.get("loopback_block")
@@ -359,7 +384,7 @@ class LocalTarget(Target):
                 )
             if block != recorded:
                 self.save_meta({**meta, "loopback_block": block})
-            self._save_dataplane_config(world, block)
+            self._save_dataplane_config(world, block, running=True)
             control.reload(self.runtime_path)
             return
         strays = control.stop(self.runtime_path, warn=self._warn_once)
@@ -375,9 +400,25 @@ class LocalTarget(Target):
                         f"this sandbox moves to {claim.block}"
                     )
                 self.save_meta({**self.meta(), "loopback_block": claim.block})
-            self._save_dataplane_config(world, claim.block)
+            self._save_dataplane_config(world, claim.block, running=False)
             progress("starting the data plane")
             control.start(self.config_path, self.runtime_path, self.log_path, claim=claim.socket)
+
+    def data_plane_time_scale(self, running: bool) -> float:
+        """The time scale of the config written next: this target's, else PRIVLINK_SANDBOX_TIME_SCALE,
+        else the running data plane's (a later command's reload keeps the speed-up it started with),
+        else 1."""
+        from privlink.targets.local.dataplane import control
+
+        if self.time_scale is not None:
+            return self.time_scale
+        from_env = time_scale_from_env(os.environ)
+        if from_env is not None:
+            return from_env
+        current = (control.read_runtime(self.runtime_path) or {}).get("time_scale") if running else None
+        if isinstance(current, (int, float)) and current > 0:
+            return float(current)
+        return 1.0
 
     def runtime(self) -> dict[str, Any] | None:
         """The runtime file when it names this project's live data plane; else None (warning once

@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=args.log_level.upper(), stream=sys.stderr, format="%(asctime)s %(levelname)s %(message)s"
     )
-    from privlink.targets.local.dataplane.server import serve
+    from privlink.targets.local.dataplane.supervisor import serve
 
     logging.getLogger("privlink.dataplane").info("open-file limit %s", raise_open_file_limit())
 

@@ -1,6 +1,8 @@
-"""`DataPlaneConfig`: what the data-plane process serves (`.privlink/dataplane.json`).
+"""`DataPlaneConfig` and its parts: the data types of what the data-plane process serves
+(`.privlink/dataplane.json`), with reading and writing that file.
 
-The local target builds it from the simulated world; the process reads it at start and on SIGHUP.
+The local target builds it from the simulated world (`world_to_dataplane`); the process reads it at
+start and on SIGHUP.
 Also here: the loopback block allocator and the stable address helpers the local target uses.
 """
 
@@ -11,7 +13,7 @@ import json
 import os
 import socket
 import zlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Literal
 
@@ -20,7 +22,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from privlink.errors import StateError
 from privlink.statefile import write_private_text
 
-TIME_SCALE_ENV = "PRIVLINK_SANDBOX_TIME_SCALE"
 LOOPBACK = ipaddress.IPv4Network("127.0.0.0/8")
 # The running data plane holds a listening socket on 127.X.0.1:CLAIM_PORT, so another sandbox's
 # allocator sees the block as taken even when the two use different service ports.
@@ -280,7 +281,7 @@ class DataPlaneConfig(_Model):
 
     version: Literal[1] = 1
     loopback_block: str
-    time_scale: float = Field(1.0, gt=0)
+    time_scale: float = Field(1.0, gt=0)  # health-check timings x this (the local target's speed-up)
     grace_seconds: float = Field(2.0, ge=0)
     dns: DnsConfig = DnsConfig()
     load_balancers: list[LoadBalancer] = []
@@ -337,21 +338,6 @@ def _no_duplicates(values: Iterable[str], what: str) -> None:
         if v in seen:
             raise ValueError(f"{what} {v!r} appears twice")
         seen.add(v)
-
-
-def effective_time_scale(config: DataPlaneConfig, environ: Mapping[str, str] | None = None) -> float:
-    """The config's time scale, overridden by PRIVLINK_SANDBOX_TIME_SCALE when set (tests)."""
-    env = os.environ if environ is None else environ
-    raw = env.get(TIME_SCALE_ENV, "").strip()
-    if not raw:
-        return config.time_scale
-    try:
-        value = float(raw)
-    except ValueError:
-        value = 0.0
-    if not value > 0:
-        raise StateError(TIME_SCALE_ENV, f"{raw!r} is not a positive number", "unset it or use e.g. 0.01")
-    return value
 
 
 def parse_config(text: str, where: str = "dataplane.json") -> DataPlaneConfig:
