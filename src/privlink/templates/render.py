@@ -4,7 +4,8 @@
 creates its VPC), its consumer stack (endpoint, private zone; after the producer and the network) and
 its Client VPN stack (with `vpn`; after the network and the certificate import only).
 `check_renderable(spec)` rejects specs that validate on their own but cannot be built (e.g. a
-consumer in more AZs than the service).
+consumer in more AZs than the service); `limits.check_limits` then rejects templates over one of
+CloudFormation's limits (body size, parameters, resources, outputs, inline Lambda code).
 """
 
 from __future__ import annotations
@@ -16,12 +17,11 @@ from privlink.errors import SpecError
 from privlink.spec.models import Spec, subnet_cidrs
 from privlink.templates import naming
 from privlink.templates.consumer import render_consumer
+from privlink.templates.limits import check_limits
 from privlink.templates.network import render_network
 from privlink.templates.producer import MODELLED_IP_OFFSET, render_producer
 from privlink.templates.stacks import RenderedStack
 from privlink.templates.vpn import render_vpn
-
-MAX_ACCOUNT_PARAMETERS = 190  # CloudFormation's 200 parameters, less the template's own
 
 
 def check_renderable(spec: Spec) -> None:
@@ -29,18 +29,6 @@ def check_renderable(spec: Spec) -> None:
     producer = spec.producer
     service = producer.service
     producer_azs = producer.vpc.az_count
-    by_parameter = {
-        c.account
-        for c in spec.consumers
-        if not c.principal and not (spec.accounts.get(c.account) and spec.accounts[c.account].role_arn)
-    }
-    if len(by_parameter) > MAX_ACCOUNT_PARAMETERS:
-        raise SpecError(
-            "consumers",
-            f"{len(by_parameter)} consumer accounts without a principal; the producer template takes "
-            f"one account-ID parameter each and CloudFormation allows {MAX_ACCOUNT_PARAMETERS} here",
-            "give those consumers a `principal:` ARN, or onboard many accounts with consumers_from",
-        )
     for i, consumer in enumerate(spec.consumers):
         field = "azs" if consumer.vpc.cidr is not None else "subnet_ids"
         if not spec.is_cross_region(consumer) and consumer.vpc.az_count > producer_azs:
@@ -137,6 +125,7 @@ def render_stacks(spec: Spec) -> list[RenderedStack]:
                     depends_on=network,
                 )
             )
+    check_limits(stacks)
     return stacks
 
 

@@ -24,9 +24,7 @@ def spec_with(**service):
     return parse_spec(yaml.safe_dump(data))
 
 
-@pytest.fixture
-def fast_health(monkeypatch):
-    monkeypatch.setenv("PRIVLINK_SANDBOX_TIME_SCALE", "0.05")  # interval 10 s -> 0.5 s
+TIME_SCALE = 0.05  # the data plane's health checks: interval 10 s -> 0.5 s
 
 
 def stop_instance_in_first_az(target: LocalTarget) -> str:
@@ -44,8 +42,8 @@ def target_health(target: LocalTarget) -> dict[str, str]:
 
 
 @pytest.mark.parametrize("cross_zone", [True, False])
-def test_killed_target_leaves_rotation_within_the_health_window(tmp_path, fast_health, cross_zone):
-    target = LocalTarget(spec_with(cross_zone=cross_zone), tmp_path / ".privlink")
+def test_killed_target_leaves_rotation_within_the_health_window(tmp_path, cross_zone):
+    target = LocalTarget(spec_with(cross_zone=cross_zone), tmp_path / ".privlink", time_scale=TIME_SCALE)
     try:
         status = target.up()
         addresses = resolve(status["dns"], "hello.internal.company")

@@ -40,8 +40,8 @@ def local_target(tmp_path):
     """A factory of LocalTargets in a temp dir; down and no data plane left afterwards, even on failure."""
     made: list[LocalTarget] = []
 
-    def make(spec) -> LocalTarget:
-        target = LocalTarget(spec, tmp_path / ".privlink")
+    def make(spec, time_scale: float | None = None) -> LocalTarget:
+        target = LocalTarget(spec, tmp_path / ".privlink", time_scale=time_scale)
         made.append(target)
         return target
 
@@ -151,9 +151,8 @@ class Held:
 
 
 @pytest.mark.timeout(60)
-def test_a_target_killed_mid_load_loses_only_its_connections(local_target, monkeypatch):
-    monkeypatch.setenv("PRIVLINK_SANDBOX_TIME_SCALE", str(TIME_SCALE))
-    target = local_target(spec_with(cross_zone=True, health_check=FAST_HEALTH))
+def test_a_target_killed_mid_load_loses_only_its_connections(local_target):
+    target = local_target(spec_with(cross_zone=True, health_check=FAST_HEALTH), time_scale=TIME_SCALE)
     addresses = resolve(target.up()["dns"], "hello.internal.company")
     killed = asyncio.Event()
     new_flows: list[tuple[float, float, bool, str]] = []  # (started, ended, answered, az or error)
@@ -287,14 +286,16 @@ def assert_converged(workdir: Path) -> None:
 
 
 def assert_nothing_left(workdir: Path, block: str | None, dns: str | None) -> None:
-    """After `down`: no process, no socket in the sandbox's loopback block or at its DNS address, no state."""
+    """After `down`: no process, no socket in the sandbox's loopback block or at its DNS address, no state
+    but the project's lock (`down` never deletes it: another command may be waiting on it)."""
     assert dataplane_pids(workdir / ".privlink") == []
     extra = set()
     if dns:
         host, port = dns.split(":")
         extra.add((host, int(port)))
     assert bound_in(block, extra) == []
-    assert sorted(p.name for p in workdir.iterdir()) == ["privlink.yaml"]
+    assert sorted(p.name for p in workdir.iterdir()) == [".privlink", "privlink.yaml"]
+    assert [p.name for p in (workdir / ".privlink").iterdir()] == ["lock"]
 
 
 def sandbox_addresses(workdir: Path) -> tuple[str | None, str | None]:
@@ -412,15 +413,15 @@ def test_down_interrupted_then_down_removes_everything(workdir, step):
 
 
 def test_a_state_write_interrupted_before_its_rename_leaves_no_temp_file(tmp_path, monkeypatch):
-    from privlink.targets.local.dataplane import config
+    from privlink.targets.local.dataplane import config_model
 
     (tmp_path / "local.json").write_text('{"loopback_block": "127.9.0.0/16"}')
 
     def interrupted(src, dst):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(config.os, "replace", interrupted)
+    monkeypatch.setattr(config_model.os, "replace", interrupted)
     with pytest.raises(KeyboardInterrupt):
-        config.write_json_atomic(tmp_path / "local.json", {"steps": {}})
+        config_model.write_json_atomic(tmp_path / "local.json", {"steps": {}})
     assert [p.name for p in tmp_path.iterdir()] == ["local.json"]
     assert json.loads((tmp_path / "local.json").read_text()) == {"loopback_block": "127.9.0.0/16"}

@@ -11,11 +11,11 @@ import dns.resolver
 import pytest
 import yaml
 
-from privlink.errors import DeployFailed
+from privlink.errors import BadInput, DeployFailed
 from privlink.spec import parse_spec
 from privlink.spec.demo import demo_spec_text
 from privlink.targets.local.engine import ids as idfmt
-from privlink.targets.local.target import LocalTarget
+from privlink.targets.local.target import TIME_SCALE_ENV, LocalTarget
 
 
 def spec_from(edit=None, cross_region=False):
@@ -225,3 +225,35 @@ def test_auto_approval_runs_the_lambda_handler_on_connection_events(sandbox, tmp
     status = target.up()
     expected = "available" if registered else "pendingAcceptance"
     assert status["consumers"][0]["endpoint_state"] == expected
+
+
+def test_the_time_scale_variable_reaches_the_data_plane_and_later_commands_keep_it(sandbox, monkeypatch):
+    """PRIVLINK_SANDBOX_TIME_SCALE (user-facing) goes into the data plane's config; a later command
+    without it keeps the running data plane's; a target given a time scale uses its own."""
+    monkeypatch.setenv(TIME_SCALE_ENV, "0.2")
+    target = sandbox(spec_from())
+    target.up()
+    assert target.runtime()["time_scale"] == 0.2
+    assert json.loads(target.config_path.read_text())["time_scale"] == 0.2
+
+    monkeypatch.delenv(TIME_SCALE_ENV)
+    later = LocalTarget(target.spec, target.state_dir)  # e.g. `privlink sandbox inject` afterwards
+    later.apply_dataplane(later.load_world())
+    assert later.runtime()["time_scale"] == 0.2
+
+    given = LocalTarget(target.spec, target.state_dir, time_scale=0.05)
+    given.apply_dataplane(given.load_world())
+    assert given.runtime()["time_scale"] == 0.05
+
+    monkeypatch.setenv(TIME_SCALE_ENV, "fast")
+    with pytest.raises(BadInput) as bad:
+        later.apply_dataplane(later.load_world())
+    assert bad.value.one_line() == f"{TIME_SCALE_ENV}: 'fast' is not a positive number"
+    assert target.runtime()["time_scale"] == 0.05  # still running, unchanged
+
+
+def test_without_the_variable_a_new_data_plane_runs_at_aws_speed(sandbox, monkeypatch):
+    monkeypatch.delenv(TIME_SCALE_ENV, raising=False)
+    target = sandbox(spec_from())
+    target.up()
+    assert target.runtime()["time_scale"] == 1.0

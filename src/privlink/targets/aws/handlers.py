@@ -17,6 +17,7 @@ from privlink.errors import AwsError, DeployFailed
 from privlink.fleet import delete_fleet, deploy_fleet
 from privlink.lifecycle.execute import Handler, RunContext
 from privlink.lifecycle.model import Step, StepKind
+from privlink.partitions import partition_of
 from privlink.targets.aws import steps
 from privlink.targets.base import Progress
 from privlink.templates import naming
@@ -100,7 +101,9 @@ class AwsHandlers:
         dns_name = self.spec.producer.endpoint_service.private_dns_name
         assert dns_name
         service_id = self._service_id(ctx)
-        route53 = target.gateway.client("route53", self.spec.producer.account, "us-east-1")
+        # Route 53 is global: its API signs in one region per partition (us-east-1 in aws).
+        route53_region = partition_of(self.spec.producer.region).route53_region
+        route53 = target.gateway.client("route53", self.spec.producer.account, route53_region)
         result = steps.verify_private_dns(
             target.producer_ec2(),
             route53,

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from privlink.errors import BadInput
 from privlink.spec.models import Spec
-from privlink.targets.local.dataplane import config as dp
+from privlink.targets.local.dataplane import config_model as dp
 from privlink.targets.local.engine.handlers.ec2 import INSTANCE
 from privlink.targets.local.engine.handlers.route53 import ZONE
 from privlink.templates import naming

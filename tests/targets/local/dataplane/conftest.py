@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from privlink.targets.local.dataplane.config import (
+from privlink.targets.local.dataplane.config_model import (
     DataPlaneConfig,
     allocate_loopback_block,
     eni_address,

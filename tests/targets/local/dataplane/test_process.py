@@ -12,8 +12,9 @@ import dns.rcode
 import pytest
 
 from conftest import PORT
+from privlink.errors import DeployFailed
 from privlink.targets.local.dataplane import control
-from privlink.targets.local.dataplane.config import save_config
+from privlink.targets.local.dataplane.config_model import save_config
 
 
 def get(ip: str, port: int = PORT) -> dict:
@@ -65,46 +66,41 @@ def test_end_to_end_dns_reload_stop(plane, config_factory):
     with pytest.raises(OSError):
         get(eni_a)
     pid = rt["pid"]
-    assert control.stop(rt_path) is True
+    assert control.stop(rt_path) == [pid]
     assert not control.is_running(rt_path)
     with pytest.raises(OSError):
         socket.create_connection((host, int(port)), timeout=1).close()
     assert pid
 
 
-def test_runtime_says_ready_only_once_the_endpoint_listeners_are_bound(tmp_path, config_factory):
-    """`control.start` returns on `ready`; a health checker's runtime write during the first apply
-    (its first result can come while the endpoint listeners are still being bound) must not say it."""
-    import asyncio
+def test_the_data_plane_holds_the_block_claim_it_was_handed_until_it_exits(tmp_path, block, config_factory):
+    """The block is claimed before the process starts and never free until it has exited."""
+    from privlink.targets.local.dataplane.config_model import claim_loopback_block, claim_socket
 
-    from privlink.targets.local.dataplane.server import DataPlane
+    cfg_path, rt_path = tmp_path / "dataplane.json", tmp_path / "runtime.json"
+    with claim_loopback_block(prefer=block) as claim:
+        assert claim.block == block
+        save_config(cfg_path, config_factory())
+        pid = control.start(cfg_path, rt_path, tmp_path / "dataplane.log", timeout=15, claim=claim.socket)
+    try:
+        assert claim.socket.fileno() == -1  # the parent's copy is closed ...
+        assert claim_socket(block) is None  # ... and the block still taken: the data plane holds it
+        assert control.read_runtime(rt_path)["loopback_block"] == block
+    finally:
+        assert control.stop(rt_path) == [pid]
+    again = claim_socket(block)
+    assert again is not None
+    again.close()
+
+
+def test_a_claim_for_another_block_is_refused(tmp_path, block, config_factory):
+    from privlink.targets.local.dataplane.config_model import claim_loopback_block
 
     cfg_path, rt_path = tmp_path / "dataplane.json", tmp_path / "runtime.json"
     save_config(cfg_path, config_factory())
-    seen: list[dict] = []
-
-    async def main() -> None:
-        plane = DataPlane(cfg_path, rt_path, environ={})
-        bind_endpoints = plane._apply_endpoints
-
-        async def after_a_health_write(config):
-            # hold the endpoint listeners back until a health checker has written the runtime
-            for _ in range(200):
-                if rt_path.exists():  # only a health checker writes it before the first apply ends
-                    break
-                await asyncio.sleep(0.01)
-            seen.append(control.read_runtime(rt_path))
-            await bind_endpoints(config)
-
-        plane._apply_endpoints = after_a_health_write
-        try:
-            await plane.start()
-            seen.append(control.read_runtime(rt_path))
-        finally:
-            await plane.shutdown(grace=0)
-
-    asyncio.run(main())
-    before, after = seen
-    assert before, "no health checker wrote the runtime before the endpoints were bound"
-    assert before["ready"] is False
-    assert after["ready"] is True
+    with (
+        claim_loopback_block(seed="elsewhere", exclude=[block]) as other,
+        pytest.raises(DeployFailed) as info,
+    ):
+        control.start(cfg_path, rt_path, tmp_path / "dataplane.log", timeout=15, claim=other.socket)
+    assert "the claim socket passed is not" in info.value.what

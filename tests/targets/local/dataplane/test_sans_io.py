@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from privlink.targets.local.dataplane import dns, ppv2
 from privlink.targets.local.dataplane.choice import Candidate, TargetChooser
-from privlink.targets.local.dataplane.config import Endpoint, HostSource, SgRule
+from privlink.targets.local.dataplane.config_model import Endpoint, HostSource, SgRule
 from privlink.targets.local.dataplane.health import HEALTHY, INITIAL, UNHEALTHY, UNUSED, HealthState
 from privlink.targets.local.dataplane.security import refusal, sg_allows, vpn_authorizes
 

@@ -9,9 +9,9 @@ from test_engine import Deployer, consumers_of, stacks_of, with_test_instance
 from test_privatelink_world import make, network, op
 
 from privlink.errors import DeployFailed
-from privlink.targets.local.dataplane_config import build_config
 from privlink.targets.local.engine.handlers import HANDLERS
 from privlink.targets.local.world import SimulatedAwsError, World
+from privlink.targets.local.world_to_dataplane import build_config
 from privlink.templates import naming
 from privlink.templates.test_instance import SSM_SERVICES
 

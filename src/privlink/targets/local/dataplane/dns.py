@@ -10,7 +10,7 @@ from collections.abc import Mapping
 
 from dnslib import QTYPE, RCODE, RR, A, DNSHeader, DNSRecord
 
-from privlink.targets.local.dataplane.config import DataPlaneConfig, DnsView
+from privlink.targets.local.dataplane.config_model import DataPlaneConfig, DnsView
 
 
 def normalize(name: str) -> str:

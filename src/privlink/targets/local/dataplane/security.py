@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterable
 
-from privlink.targets.local.dataplane.config import Endpoint, SgRule
+from privlink.targets.local.dataplane.config_model import Endpoint, SgRule
 
 TCP_PROTOCOLS = {"tcp", "6", "-1", "all"}
 

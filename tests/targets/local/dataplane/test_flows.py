@@ -16,8 +16,9 @@ from collections.abc import Awaitable, Callable
 import pytest
 
 from conftest import PORT, build_config
-from privlink.targets.local.dataplane.config import DataPlaneConfig, save_config
-from privlink.targets.local.dataplane.server import WRITE_HIGH, DataPlane
+from privlink.targets.local.dataplane.config_model import DataPlaneConfig, save_config
+from privlink.targets.local.dataplane.flows import WRITE_HIGH
+from privlink.targets.local.dataplane.supervisor import DataPlane
 
 LOOPS = ["asyncio", "uvloop"]
 IO_TIMEOUT = 5.0
@@ -61,7 +62,7 @@ class Plane:
         self.plane: DataPlane | None = None
 
     async def __aenter__(self) -> Plane:
-        self.plane = DataPlane(self.cfg_path, self.rt_path, environ={})
+        self.plane = DataPlane(self.cfg_path, self.rt_path)
         await self.plane.start()
         return self
 

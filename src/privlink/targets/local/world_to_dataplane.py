@@ -9,7 +9,7 @@ import ipaddress
 from dataclasses import dataclass
 from typing import Any
 
-from privlink.targets.local.dataplane import config as dp
+from privlink.targets.local.dataplane import config_model as dp
 from privlink.targets.local.engine.handlers.clientvpn import CVPN
 from privlink.targets.local.engine.handlers.ec2 import INSTANCE, security_group_rules
 from privlink.targets.local.engine.handlers.elb import LB
