@@ -49,15 +49,11 @@ def plan(
     plan = report.plan
     times = plan.schedule()
     console = _console()
-    steps = [
-        [
-            step.id,
-            ", ".join(step.after) or "-",
-            f"{times[step.id][0]:.0f}-{times[step.id][1]:.0f}",
-            step.why,
-        ]
-        for step in plan.order()
-    ]
+    steps = []
+    for i, step in enumerate(plan.order()):
+        earlier = {s.id for s in plan.order()[:i]}
+        after = "every step above" if i > 1 and set(step.after) == earlier else ", ".join(step.after) or "-"
+        steps.append([step.id, after, f"{times[step.id][0]:.0f}-{times[step.id][1]:.0f}", step.why])
     console.print(_table("steps of up", ["step", "after", "expected s", "what"], steps))
     console.print(f"expected wall time of up: {_duration(plan.expected_seconds())}")
     console.print("critical path: " + " -> ".join(s.id for s in plan.critical_path()))
