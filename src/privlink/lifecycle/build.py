@@ -246,6 +246,7 @@ def plan_up(spec: Spec, stacks: list[RenderedStack], facts: Facts) -> LifecycleP
                 stack_name=stack.stack_name,
                 consumer=stack.name.consumer,
                 overrides=tuple(sorted(overrides.items())),
+                arguments=_accept_while_creating(spec, stack),
                 expected_seconds=0.0 if _exists(fact) else latency.stack_seconds(stack.template),
                 why=_describe(stack, overrides)
                 + (" (exists: its change set decides)" if _exists(fact) else ""),
@@ -337,6 +338,16 @@ def plan_up(spec: Spec, stacks: list[RenderedStack], facts: Facts) -> LifecycleP
         )
     )
     return LifecyclePlan("up", tuple(steps), tuple(notes))
+
+
+def _accept_while_creating(spec: Spec, stack: RenderedStack) -> tuple[tuple[str, str], ...]:
+    """Whether CloudFormation may wait on the endpoint's acceptance while it creates the stack:
+    whether it completes while the endpoint is pendingAcceptance is UNCONFIRMED (Terraform treats
+    pendingAcceptance as done), so the handler accepts declared consumers' connections meanwhile."""
+    service = spec.producer.endpoint_service
+    if stack.name.part == naming.CONSUMER and service.acceptance_required and service.auto_accept:
+        return (("accept_while_creating", "true"),)
+    return ()
 
 
 def _import_step(consumer: Consumer, facts: Facts) -> Step:

@@ -131,6 +131,9 @@ class FakeWorld:
         self.zones: dict[tuple[str, str], dict[str, str]] = {}  # (label, region) -> name -> ID, to pin
         self.fail_delete: dict[str, str] = {}  # stack name -> the reason its next delete fails
         self.certificates: dict[str, dict[str, Any]] = {}  # ARN -> label, region, PEM, tags
+        # CloudFormation may wait until an endpoint leaves pendingAcceptance before it completes the
+        # stack (UNCONFIRMED): with this on, a consumer stack's create waits for the acceptance
+        self.endpoints_wait_for_acceptance = False
         self.lock = threading.RLock()
         self.calls: list[Call] = []
         self.stacks: list[Stack] = []
@@ -195,7 +198,7 @@ class FakeWorld:
         """Finish what the clock says is done: change sets, accepted connections."""
         now = self.now()
         for stack in self.stacks:
-            if stack.done_at is not None and stack.done_at <= now:
+            if stack.done_at is not None and stack.done_at <= now and not self.awaits_acceptance(stack):
                 self.complete(stack)
         for c in self.connections.values():
             if c["VpcEndpointState"] == "pending" and c.get("available_at", 0.0) <= now:
@@ -383,8 +386,29 @@ class FakeWorld:
         changed = {c["ResourceChange"]["LogicalResourceId"] for c in cs["changes"]}
         seconds = latency.stack_seconds(cs["template"], only=None if created else changed)
         stack.done_at = self.now() + (seconds if self.clock is not None else 0.0)
+        service = cs["parameters"].get("ServiceName", "")
+        if (
+            self.endpoints_wait_for_acceptance
+            and created
+            and service
+            and "Endpoint" in cs["template"]["Resources"]
+        ):
+            endpoint_id = f"vpce-{fake_id(stack.label, stack.region, stack.name)}"  # as outputs_for names it
+            self.request_connection(
+                service, endpoint_id, self.account_ids[stack.label], stack.region, stack.stack_id
+            )
         self.settle()
         return {}
+
+    def awaits_acceptance(self, stack: Stack) -> bool:
+        if (
+            not self.endpoints_wait_for_acceptance
+            or stack.pending is None
+            or stack.pending["kind"] != "CREATE"
+        ):
+            return False
+        endpoint_id = f"vpce-{fake_id(stack.label, stack.region, stack.name)}"
+        return self.connections.get(endpoint_id, {}).get("VpcEndpointState") == "pendingAcceptance"
 
     def complete(self, stack: Stack) -> None:
         cs = stack.pending

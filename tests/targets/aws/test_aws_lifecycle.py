@@ -105,6 +105,27 @@ def test_private_dns_is_turned_on_by_a_stack_update_after_the_connection_is_acce
     assert [c.action for c in report.lines()] == ["No change"] * 4
 
 
+@pytest.mark.timeout(60)
+def test_a_consumer_stack_that_waits_for_its_acceptance_is_accepted_while_it_is_created(
+    world, tmp_path, clock
+):
+    """Whether CloudFormation completes an endpoint in pendingAcceptance is UNCONFIRMED: when it waits,
+    the plan's consumer deploy step accepts declared consumers' connections meanwhile."""
+    world.endpoints_wait_for_acceptance = True
+    target = make_target(demo(), world, tmp_path, clock)
+    report = target.up()
+    assert report["consumers"][0]["endpoint_state"] == "available"
+    step = target.lifecycle()[0].step(f"deploy:{CONSUMER}")
+    assert step.argument_values == {"accept_while_creating": "true"}
+    accept = index(world, "AcceptVpcEndpointConnections")
+    done = next(
+        i
+        for i, c in enumerate(world.calls)
+        if c.operation == "DescribeStacks" and i > accept and c.params.get("StackName", "").startswith("arn:")
+    )
+    assert index(world, "ExecuteChangeSet", CONSUMER) < accept < done
+
+
 # -- Client VPN mutations one at a time -----------------------------------------------------------
 def two_vpns(account):
     def edit(data):

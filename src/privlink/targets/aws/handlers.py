@@ -65,10 +65,9 @@ class AwsHandlers:
             stack, ctx.outputs, ctx.steps, target.account_id, target.lookup, step.override_values
         )
         deployer = target.deployer(stack, self.progress)
-        consumer = stack.name.part == naming.CONSUMER and step.kind is StepKind.DEPLOY
         # CloudFormation may wait for a pendingAcceptance endpoint or may not (UNCONFIRMED, see
-        # aws-facts): declared consumers' connections are accepted while the stack is created too.
-        with self._accepting(consumer, ctx):
+        # aws-facts): the plan says when declared consumers' connections are accepted meanwhile.
+        with self._accepting(step.argument_values.get("accept_while_creating") == "true", ctx):
             outputs = deployer.deploy(stack.stack_name, stack.template, values, target.tags(stack))
         ctx.set_outputs(stack.stack_name, outputs)
 
