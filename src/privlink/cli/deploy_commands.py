@@ -52,7 +52,7 @@ def plan(
     steps = []
     for i, step in enumerate(plan.order()):
         earlier = {s.id for s in plan.order()[:i]}
-        after = "every step above" if i > 1 and set(step.after) == earlier else ", ".join(step.after) or "-"
+        after = "every step above" if i > 3 and set(step.after) == earlier else ", ".join(step.after) or "-"
         steps.append([step.id, after, f"{times[step.id][0]:.0f}-{times[step.id][1]:.0f}", step.why])
     console.print(_table("steps of up", ["step", "after", "expected s", "what"], steps))
     console.print(f"expected wall time of up: {_duration(plan.expected_seconds())}")
