@@ -139,7 +139,8 @@ class LocalHandlers:
                 f"connection is {endpoint.state if endpoint else 'gone'}; private DNS waits for it",
                 f"privlink connections accept {endpoint_id}, then privlink up",
             )
-        self.target.save_world(self.world)
+        # not saved here: the next stack's save (or wait-healthy's) keeps it, and an interrupted run
+        # accepts again
         interrupt_point(step.id)
 
     def stack_sets(self, step: Step, ctx: RunContext) -> None:
