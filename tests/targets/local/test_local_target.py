@@ -145,6 +145,63 @@ def test_two_consumers_with_the_same_private_name_each_resolve_their_own_endpoin
         assert run_probe(private_name, port, dns_server).ok is ok
 
 
+def with_consumers(*names: str, interval: int = 10):
+    """The demo spec with these consumers (no VPN, each its own account and VPC CIDR) and the target
+    group's health-check interval."""
+
+    def edit(data):
+        dev = data["consumers"][0]
+        dev.pop("vpn")
+        data["producer"]["service"]["health_check"]["interval"] = interval
+        cidrs = {"alpha": "10.30.0.0/16", "dev": "10.31.0.0/16", "qa": "10.32.0.0/16", "zed": "10.33.0.0/16"}
+        data["consumers"] = [
+            dict(dev, name=name, account=name, vpc={"cidr": cidrs[name], "azs": 2}) for name in names
+        ]
+
+    return spec_from(edit)
+
+
+def addresses_by_eni(target: LocalTarget) -> dict[str, dict[str, str]]:
+    """consumer -> {ENI id: its address} from the data plane, checked against `status`'s `addresses`
+    (what `status --output json` prints) and with each consumer's resolver (`dns`)."""
+    status, runtime = target.status(), target.runtime()
+    found = {}
+    for consumer in status["consumers"]:
+        enis = runtime["endpoints"][consumer["endpoint_id"]]["enis"]
+        assert consumer["addresses"] == [e["address"] for e in enis]
+        found[consumer["name"]] = {e["eni_id"]: e["address"] for e in enis} | {"dns": consumer["dns"]}
+    return found
+
+
+def test_endpoint_addresses_are_kept_for_each_enis_life(tmp_path):
+    """As an ENI keeps its private IP on AWS: an `up` that changes the target group, adds a consumer or
+    removes one never moves another consumer's addresses (a saved `curl --resolve` keeps reaching its
+    own endpoint); a removed consumer's addresses are free for the next new one."""
+    state = tmp_path / ".privlink"
+    target = LocalTarget(with_consumers("dev", "qa"), state)
+    try:
+        target.up()
+        first = addresses_by_eni(target)
+        target = LocalTarget(with_consumers("dev", "qa", interval=15), state)  # the target group changes
+        target.up()
+        assert addresses_by_eni(target) == first
+        target = LocalTarget(with_consumers("alpha", "dev", "qa"), state)  # sorts first, created last
+        target.up()
+        added = addresses_by_eni(target)
+        assert {k: added[k] for k in first} == first
+        assert not {*added["alpha"].values()} & {*first["dev"].values(), *first["qa"].values()}
+        target = LocalTarget(with_consumers("alpha", "qa"), state)  # dev, created first, goes
+        target.up()
+        assert addresses_by_eni(target) == {k: added[k] for k in ("alpha", "qa")}
+        target = LocalTarget(with_consumers("alpha", "qa", "zed"), state)
+        target.up()
+        reused = addresses_by_eni(target)
+        assert {k: reused[k] for k in ("alpha", "qa")} == {k: added[k] for k in ("alpha", "qa")}
+        assert sorted(reused["zed"].values()) == sorted(first["dev"].values())  # dev's, freed
+    finally:
+        target.down()
+
+
 def test_acceptance_flow(sandbox):
     def edit(data):
         data["producer"]["endpoint_service"]["auto_accept"] = False

@@ -1,8 +1,9 @@
 """The local target: deploys the rendered templates into the sandbox world and runs the data plane.
 
-State in `.privlink/`: `sandbox.json` (the world), `local.json` (the loopback block and injected
-faults), `dataplane.json` (what the data plane serves), `dataplane-runtime.json` (what it
-publishes), `dataplane.log`, `certs/<consumer>/` (keys 0600).
+State in `.privlink/`: `sandbox.json` (the world), `local.json` (the loopback block, the loopback
+address of each ENI and consumer VPC resolver, injected faults), `dataplane.json` (what the data
+plane serves), `dataplane-runtime.json` (what it publishes), `dataplane.log`, `certs/<consumer>/`
+(keys 0600).
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ class LocalMeta(BaseModel):
     model_config = ConfigDict(extra="allow", strict=True)
 
     loopback_block: str | None = None
+    addresses: dict[str, str] = {}  # ENI id / consumer VPC id -> its loopback IP, kept for its life
     faults: list[str] = []
     steps: dict[str, dict[str, str]] = {}
 
@@ -355,15 +357,21 @@ class LocalTarget(Target):
         from privlink.targets.local import faults
         from privlink.targets.local.dataplane import control
         from privlink.targets.local.dataplane.config_model import save_config
-        from privlink.targets.local.world_to_dataplane import build_config
+        from privlink.targets.local.world_to_dataplane import build_config, loopback_addresses
 
         running = control.is_running(self.runtime_path)
+        block, consumers = self.loopback_block(), self.consumer_vpcs(world)
+        meta = self.meta()
+        addresses = loopback_addresses(world, block, consumers, meta.get("addresses", {}))
+        if addresses != meta.get("addresses"):
+            self.save_meta({**meta, "addresses": addresses})
         config = build_config(
             world,
-            self.loopback_block(),
-            self.consumer_vpcs(world),
+            block,
+            consumers,
             self.spec.producer.service.backend_port,
             time_scale=self.data_plane_time_scale(running),
+            addresses=addresses,
         )
         config = faults.apply_to_dataplane(config, self.meta().get("faults", []))
         save_config(self.config_path, config)
