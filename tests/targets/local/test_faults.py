@@ -53,7 +53,7 @@ def spec_for(fault: str):
 def failed_step(target: LocalTarget) -> str | None:
     consumer = target.spec.consumers[0].name
     dns_server, name, port = target.probe_plan(consumer)
-    report = run_probe(name, port, dns_server, timeout=2.0)
+    report = run_probe(name, port, dns_server, timeout=2.0, connect_timeout=0.5)
     return next((s.name for s in report.steps if not s.ok), None)
 
 

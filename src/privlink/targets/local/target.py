@@ -405,7 +405,8 @@ class LocalTarget(Target):
         return control.read_runtime(self.runtime_path)
 
     def wait_until_serving(self, progress: Progress = no_progress, timeout: float = 10.0) -> None:
-        """Until every available endpoint's ENIs listen and the DNS server answers."""
+        """Until every available endpoint's ENIs listen (or drop, as the config says: a security
+        group or VPN authorization that admits nothing) and the DNS server answers."""
         deadline = self.clock() + timeout
         while True:
             runtime = self.runtime()
@@ -416,7 +417,7 @@ class LocalTarget(Target):
                     if endpoint.get("state") == "available"
                     for eni in endpoint.get("enis", [])
                 ]
-                if all(eni.get("listening") for eni in enis):
+                if all(eni.get("listening") or eni.get("drops") for eni in enis):
                     return
             if self.clock() >= deadline:
                 raise DeployFailed("data plane", f"not serving after {timeout:g} s", f"see {self.log_path}")
