@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from privlink.errors import DeployFailed
+from privlink.partitions import partition_of
 from privlink.spec.models import Consumer, Spec
 from privlink.templates.stacks import FromOutput, ParamBinding
 from privlink.templates.stacks import Literal as LiteralValue
@@ -157,7 +158,8 @@ def fleet_allowed_principals(spec: Spec) -> list[str]:
         return []
     if fleet.organization_unit is not None:
         return ["*"]
-    return [f"arn:aws:iam::{account}:root" for account in fleet.accounts]
+    partition = partition_of(spec.producer.region)  # the accounts' roots are in the producer's partition
+    return [partition.arn("iam", "", account, "root") for account in fleet.accounts]
 
 
 def plan_fleet(spec: Spec, render: ConsumerRenderer = render_with_templates) -> list[StackSetPlan]:

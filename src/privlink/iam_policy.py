@@ -3,9 +3,15 @@
 `policy_for(spec, side)` returns an IAM policy document for the producer or the consumer
 account(s). CloudFormation deploys with the caller's credentials (no service role), so the caller
 needs the actions of every resource the templates create as well as the ones privlink calls
-directly. Actions are grouped by purpose; each group becomes one statement with its `Sid`.
-The test `tests/test_iam_policy.py` scans the source tree and fails when code calls an AWS
-operation that no policy grants.
+directly. The first are derived: `permissions.handler_permissions` reads the resource schemas'
+handler permissions for the types the side's templates contain, and `handler_groups` scopes them
+(destructive EC2, ELB and ACM actions only on resources tagged `privlink:link=<link>`, IAM, Logs,
+SNS, DynamoDB and Lambda on privlink's names, the rest on "*" where AWS offers no narrower scope,
+each such destructive action with its reason in `UNSCOPED_DESTRUCTIVE`). The second are kept by
+hand, one group per purpose; `tests/test_iam_policy.py` scans the source tree and fails when code
+calls an AWS operation that no policy grants, and `tests/test_permissions.py` checks the derived
+part against the schemas, botocore's models and the IAM service authorization reference.
+ARNs take the partition of the side's regions (`privlink.partitions`).
 """
 
 from __future__ import annotations
@@ -15,6 +21,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from privlink.errors import BadInput
+from privlink.partitions import Partition, partition_of, partition_of_regions
+from privlink.permissions import handler_permissions_by_type, side_resources
 from privlink.spec.models import Spec
 from privlink.templates import naming
 
@@ -22,9 +30,6 @@ SIDES = ("producer", "consumer")
 # IAM's limit for a customer managed policy document, in characters not counting white space
 # (IAM and AWS STS quotas, "Managed policy size"). Every feature on, one side's statements can pass it.
 MANAGED_POLICY_MAX_CHARS = 6144
-
-STACKS = "arn:aws:cloudformation:*:*:stack/privlink-*/*"
-CHANGE_SETS = "arn:aws:cloudformation:*:*:changeSet/privlink-*/*"
 
 
 @dataclass(frozen=True)
@@ -49,28 +54,245 @@ class Group:
         return out
 
 
-CLOUDFORMATION = Group(
-    "PrivlinkStacks",
-    "deploy, watch and delete privlink's own stacks with change sets",
-    (
-        "cloudformation:CreateStack",
-        "cloudformation:UpdateStack",
-        "cloudformation:DeleteStack",
-        "cloudformation:DescribeStacks",
-        "cloudformation:DescribeStackEvents",
-        "cloudformation:DescribeStackResource",
-        "cloudformation:DescribeStackResources",
-        "cloudformation:ListStackResources",
-        "cloudformation:GetTemplate",
-        "cloudformation:GetTemplateSummary",
-        "cloudformation:CreateChangeSet",
-        "cloudformation:DescribeChangeSet",
-        "cloudformation:ExecuteChangeSet",
-        "cloudformation:DeleteChangeSet",
-        "cloudformation:ListChangeSets",
-    ),
-    (STACKS, CHANGE_SETS),
+TAG_CONDITION_KEY = f"aws:ResourceTag/{naming.TAG_LINK}"
+
+
+def tagged(link: str) -> dict[str, Any]:
+    """The condition that admits only resources carrying `privlink:link = <link>`."""
+    return {"StringEquals": {TAG_CONDITION_KEY: link}}
+
+
+# Actions that destroy or take away (the verbs IAM policy linters flag on `Resource: "*"`).
+DESTRUCTIVE_VERBS = (
+    "Delete",
+    "Terminate",
+    "Remove",
+    "Detach",
+    "Disassociate",
+    "Reject",
+    "Revoke",
+    "Deregister",
+    "Stop",
+    "Untag",
+    "Disable",
+    "Unsubscribe",
+    "Unmonitor",
 )
+
+
+def is_destructive(action: str) -> bool:
+    return action.split(":", 1)[1].startswith(DESTRUCTIVE_VERBS)
+
+
+# Services whose destructive actions take `aws:ResourceTag/privlink:link` on every resource type
+# privlink's requests name (the IAM service authorization reference; checked by a test): privlink
+# tags everything it creates there, so these actions are granted on its own resources only.
+TAG_SCOPED_SERVICES = ("ec2", "elasticloadbalancing", "acm")
+
+# Destructive actions granted on `Resource: "*"` without a condition, and why (a test fails for any
+# other destructive action on "*" without a condition).
+UNSCOPED_DESTRUCTIVE = {
+    "route53:DeleteHostedZone": "Route 53 supports no tag condition keys (IAM service authorization "
+    "reference, Route 53: no aws:ResourceTag) and zone IDs are random, so no ARN pattern narrows it",
+    "route53:DisassociateVPCFromHostedZone": "as DeleteHostedZone: no tag condition keys, random zone IDs",
+}
+
+# The services whose resources CloudFormation names after the stack (`privlink-<link>-...`) or
+# privlink names itself: their actions are granted on those names.
+NAMED_SERVICES = ("iam", "logs", "sns", "dynamodb", "lambda")
+
+# Actions of those services that take no resource ARN (the IAM service authorization reference
+# lists no resource type for them), so IAM only matches them on "*"; a test checks each.
+ACCOUNT_WIDE = {
+    "logs:DescribeLogGroups": "lists groups by prefix",
+    "logs:DescribeResourcePolicies": "account-level resource policies",
+    "logs:DescribeIndexPolicies": "read by the log group's handler for every group",
+    "logs:CreateLogDelivery": "vended-log deliveries are account-level",
+}
+
+# Who may receive a role privlink's templates pass, by the type that passes it.
+PASSED_TO = {
+    "AWS::Lambda::Function": "lambda.amazonaws.com",
+    "AWS::EC2::Instance": "ec2.amazonaws.com",
+    "AWS::IAM::InstanceProfile": "ec2.amazonaws.com",
+}
+
+SERVICE_TITLES = {
+    "ec2": "Ec2",
+    "elasticloadbalancing": "LoadBalancing",
+    "route53": "Route53",
+    "iam": "Iam",
+    "logs": "Logs",
+    "sns": "Sns",
+    "dynamodb": "DynamoDb",
+    "lambda": "Lambda",
+    "cloudwatch": "CloudWatch",
+    "firehose": "Firehose",
+    "vpce": "Vpce",
+    "ssm": "Ssm",
+}
+
+
+def named_resources(partition: Partition, prefix: str) -> tuple[str, ...]:
+    """The ARNs of privlink's own resources of a named service, in `partition`."""
+    p = partition.name
+    return {
+        "iam": (f"arn:{p}:iam::*:role/privlink-*", f"arn:{p}:iam::*:instance-profile/privlink-*"),
+        "logs": tuple(
+            f"arn:{p}:logs:*:*:log-group:{group}{suffix}"
+            for group in ("/privlink/*", "/aws/lambda/privlink-*")
+            for suffix in ("", ":*")
+        ),
+        "sns": (f"arn:{p}:sns:*:*:privlink-*",),
+        "dynamodb": (f"arn:{p}:dynamodb:*:*:table/privlink-*",),
+        "lambda": (f"arn:{p}:lambda:*:*:function:privlink-*",),
+    }[prefix]
+
+
+def side_partition(spec: Spec, side: str) -> Partition:
+    """The partition of a side's regions (the producer's, or every consumer's)."""
+    regions = [spec.producer.region] if side == "producer" else [c.region for c in spec.consumers]
+    return partition_of_regions(regions or [spec.producer.region], f"{side} regions")
+
+
+def managed_policy_arns(spec: Spec, side: str, partition: Partition) -> list[str]:
+    """The managed policies the side's roles attach (`ManagedPolicyArns`), in `partition`."""
+    found: set[str] = set()
+    for resource in side_resources(spec, side):
+        if resource["Type"] != "AWS::IAM::Role":
+            continue
+        for arn in (resource.get("Properties") or {}).get("ManagedPolicyArns") or []:
+            text = arn["Fn::Sub"] if isinstance(arn, dict) else arn
+            found.add(text.replace("${AWS::Partition}", partition.name))
+    return sorted(found)
+
+
+def handler_groups(spec: Spec, side: str, partition: Partition) -> list[Group]:
+    """Statements for what CloudFormation's handlers need (`permissions.handler_permissions`),
+    scoped: destructive EC2/ELB actions by privlink's tag, the named services by name, the rest
+    on "*". Raises ValueError for an action no rule scopes (a test renders every feature)."""
+    by_type = handler_permissions_by_type(spec, side)
+    actions = set().union(*by_type.values()) if by_type else set()
+    link = spec.name
+    buckets: dict[str, list[str]] = {}
+    special: list[Group] = []
+    for action in sorted(actions):
+        prefix = action.split(":", 1)[0]
+        title = SERVICE_TITLES.get(prefix)
+        if title is None:
+            raise ValueError(f"{action}: no scoping rule for the {prefix} service; add it to SERVICE_TITLES")
+        if action == "iam:PassRole":
+            services = sorted({PASSED_TO[t] for t, needed in by_type.items() if action in needed})
+            special.append(
+                Group(
+                    "CfnPassRole",
+                    f"hand privlink's roles to {', '.join(services)} only (the function's role, the "
+                    "test instance's profile)",
+                    (action,),
+                    named_resources(partition, "iam")[:1],
+                    {"StringEquals": {"iam:PassedToService": services if len(services) > 1 else services[0]}},
+                )
+            )
+        elif action in ("iam:AttachRolePolicy", "iam:DetachRolePolicy"):
+            buckets.setdefault("IamManagedPolicies", []).append(action)
+        elif action == "iam:CreateServiceLinkedRole":
+            raise ValueError(f"{action}: grant it per service with a condition (see LOAD_BALANCER_ROLE)")
+        elif prefix in NAMED_SERVICES and action not in ACCOUNT_WIDE:
+            buckets.setdefault(f"{title}ByName", []).append(action)
+        elif is_destructive(action) and prefix in TAG_SCOPED_SERVICES:
+            buckets.setdefault(f"{title}Tagged", []).append(action)
+        elif is_destructive(action) and action not in UNSCOPED_DESTRUCTIVE:
+            raise ValueError(
+                f"{action}: destructive on every resource; scope it or say why in UNSCOPED_DESTRUCTIVE"
+            )
+        else:
+            buckets.setdefault(title, []).append(action)
+    groups: list[Group] = []
+    for key, names in buckets.items():
+        acts = tuple(names)
+        if key == "IamManagedPolicies":
+            arns = managed_policy_arns(spec, side, partition)
+            groups.append(
+                Group(
+                    "CfnIamManagedPolicies",
+                    f"attach to (and detach from) privlink's roles the managed policies its templates "
+                    f"name ({', '.join(a.rsplit('/', 1)[-1] for a in arns)}), no other",
+                    acts,
+                    named_resources(partition, "iam")[:1],
+                    {"ArnEquals": {"iam:PolicyARN": arns if len(arns) > 1 else arns[0]}},
+                )
+            )
+        elif key.endswith("ByName"):
+            prefix = next(p for p, t in SERVICE_TITLES.items() if f"{t}ByName" == key)
+            groups.append(
+                Group(
+                    f"Cfn{key}",
+                    f"CloudFormation's {prefix} handlers, on privlink's own names (privlink-*, its log "
+                    "groups)",
+                    acts,
+                    named_resources(partition, prefix),
+                )
+            )
+        elif key.endswith("Tagged"):
+            groups.append(
+                Group(
+                    f"Cfn{key}",
+                    f"CloudFormation's destructive {key.removesuffix('Tagged')} calls, only on resources "
+                    f"tagged {naming.TAG_LINK}={link}",
+                    acts,
+                    ("*",),
+                    tagged(link),
+                )
+            )
+        else:
+            unscoped = [a for a in acts if is_destructive(a)]
+            note = (
+                f"; {', '.join(a.split(':')[1] for a in unscoped)} on any resource: "
+                + "; ".join(sorted({UNSCOPED_DESTRUCTIVE[a] for a in unscoped}))
+                if unscoped
+                else ""
+            )
+            groups.append(
+                Group(
+                    f"Cfn{key}",
+                    f"CloudFormation's {key} handlers: creating, reading and updating (no resource ARN or "
+                    f"tag exists before creation){note}",
+                    acts,
+                )
+            )
+    order = {f"Cfn{t}": i for i, t in enumerate(SERVICE_TITLES.values())}
+    groups.sort(key=lambda g: (order.get(g.sid.removesuffix("ByName").removesuffix("Tagged"), 99), g.sid))
+    return groups + special
+
+
+def cloudformation(partition: Partition) -> Group:
+    p = partition.name
+    return Group(
+        "PrivlinkStacks",
+        "deploy, watch and delete privlink's own stacks with change sets",
+        (
+            "cloudformation:CreateStack",
+            "cloudformation:UpdateStack",
+            "cloudformation:DeleteStack",
+            "cloudformation:DescribeStacks",
+            "cloudformation:DescribeStackEvents",
+            "cloudformation:DescribeStackResource",
+            "cloudformation:DescribeStackResources",
+            "cloudformation:ListStackResources",
+            "cloudformation:GetTemplate",
+            "cloudformation:GetTemplateSummary",
+            "cloudformation:CreateChangeSet",
+            "cloudformation:DescribeChangeSet",
+            "cloudformation:ExecuteChangeSet",
+            "cloudformation:DeleteChangeSet",
+            "cloudformation:ListChangeSets",
+        ),
+        (
+            f"arn:{p}:cloudformation:*:*:stack/privlink-*/*",
+            f"arn:{p}:cloudformation:*:*:changeSet/privlink-*/*",
+        ),
+    )
+
 
 CLOUDFORMATION_READ = Group(
     "CloudFormationAccountWide",
@@ -88,136 +310,78 @@ IDENTITY = Group(
     ),
 )
 
-NETWORK = Group(
-    "Network",
-    "the VPC, private subnets, route tables and security groups of a side",
+# What privlink reads itself (`status`, `doctor`, `test`, lookups for existing VPCs), beyond what
+# the handlers already read; the source scan in tests/test_iam_policy.py keeps this complete.
+OBSERVE = Group(
+    "Observe",
+    "privlink's own reads: status, doctor and the lookups of existing VPCs",
     (
-        "ec2:CreateVpc",
-        "ec2:DeleteVpc",
         "ec2:DescribeVpcs",
-        "ec2:ModifyVpcAttribute",
-        "ec2:DescribeVpcAttribute",
-        "ec2:CreateSubnet",
-        "ec2:DeleteSubnet",
         "ec2:DescribeSubnets",
-        "ec2:ModifySubnetAttribute",
-        "ec2:CreateRouteTable",
-        "ec2:DeleteRouteTable",
         "ec2:DescribeRouteTables",
-        "ec2:AssociateRouteTable",
-        "ec2:DisassociateRouteTable",
-        "ec2:DescribeNetworkAcls",
-        "ec2:DescribeNetworkInterfaces",
-        "ec2:CreateSecurityGroup",
-        "ec2:DeleteSecurityGroup",
         "ec2:DescribeSecurityGroups",
         "ec2:DescribeSecurityGroupRules",
-        "ec2:AuthorizeSecurityGroupIngress",
-        "ec2:AuthorizeSecurityGroupEgress",
-        "ec2:RevokeSecurityGroupIngress",
-        "ec2:RevokeSecurityGroupEgress",
-        "ec2:CreateTags",
-        "ec2:DeleteTags",
-        "ec2:DescribeTags",
+        "ec2:DescribeNetworkAcls",
+        "ec2:DescribeNetworkInterfaces",
+        "ec2:DescribeVpcAttribute",
+        "ec2:DescribeVpcEndpoints",
+        "ec2:DescribeVpcEndpointServices",
     ),
 )
 
-ENDPOINT_SERVICE = Group(
-    "EndpointService",
-    "the endpoint service, who may connect, its connections and their notifications",
+OBSERVE_PRODUCER = Group(
+    "ObserveService",
+    "privlink's own reads of the service: its connections, permissions, load balancer and targets",
     (
-        "ec2:CreateVpcEndpointServiceConfiguration",
-        "ec2:ModifyVpcEndpointServiceConfiguration",
-        "ec2:DeleteVpcEndpointServiceConfigurations",
         "ec2:DescribeVpcEndpointServiceConfigurations",
-        "ec2:DescribeVpcEndpointServices",
-        "ec2:ModifyVpcEndpointServicePermissions",
         "ec2:DescribeVpcEndpointServicePermissions",
         "ec2:DescribeVpcEndpointConnections",
-        "ec2:AcceptVpcEndpointConnections",
-        "ec2:RejectVpcEndpointConnections",
-        "ec2:CreateVpcEndpointConnectionNotification",
-        "ec2:ModifyVpcEndpointConnectionNotification",
-        "ec2:DeleteVpcEndpointConnectionNotifications",
         "ec2:DescribeVpcEndpointConnectionNotifications",
-        "ec2:StartVpcEndpointServicePrivateDnsVerification",
-    ),
-)
-
-LOAD_BALANCER = Group(
-    "LoadBalancer",
-    "the Network Load Balancer, its listener and target group",
-    (
-        "elasticloadbalancing:CreateLoadBalancer",
-        "elasticloadbalancing:DeleteLoadBalancer",
+        "ec2:DescribeInstances",
         "elasticloadbalancing:DescribeLoadBalancers",
         "elasticloadbalancing:DescribeLoadBalancerAttributes",
-        "elasticloadbalancing:ModifyLoadBalancerAttributes",
-        "elasticloadbalancing:SetSecurityGroups",
-        "elasticloadbalancing:CreateListener",
-        "elasticloadbalancing:DeleteListener",
         "elasticloadbalancing:DescribeListeners",
-        "elasticloadbalancing:ModifyListener",
         "elasticloadbalancing:DescribeListenerAttributes",
-        "elasticloadbalancing:ModifyListenerAttributes",
-        "elasticloadbalancing:CreateTargetGroup",
-        "elasticloadbalancing:DeleteTargetGroup",
         "elasticloadbalancing:DescribeTargetGroups",
         "elasticloadbalancing:DescribeTargetGroupAttributes",
-        "elasticloadbalancing:ModifyTargetGroup",
-        "elasticloadbalancing:ModifyTargetGroupAttributes",
-        "elasticloadbalancing:RegisterTargets",
-        "elasticloadbalancing:DeregisterTargets",
         "elasticloadbalancing:DescribeTargetHealth",
-        "elasticloadbalancing:AddTags",
-        "elasticloadbalancing:RemoveTags",
-        "elasticloadbalancing:DescribeTags",
     ),
 )
 
-LOAD_BALANCER_ROLE = Group(
-    "LoadBalancerServiceLinkedRole",
-    "the first load balancer in an account creates Elastic Load Balancing's service-linked role",
-    ("iam:CreateServiceLinkedRole",),
-    ("arn:aws:iam::*:role/aws-service-role/elasticloadbalancing.amazonaws.com/*",),
-    {"StringEquals": {"iam:AWSServiceName": "elasticloadbalancing.amazonaws.com"}},
-)
 
-NOTIFICATIONS = Group(
-    "ConnectionNotifications",
-    "the SNS topic that receives endpoint connection events",
-    (
-        "sns:CreateTopic",
-        "sns:DeleteTopic",
-        "sns:GetTopicAttributes",
-        "sns:SetTopicAttributes",
-        "sns:ListSubscriptionsByTopic",
-        "sns:TagResource",
-        "sns:UntagResource",
-        "sns:ListTagsForResource",
-    ),
-    ("arn:aws:sns:*:*:privlink-*",),
-)
+def endpoint_service_steps(link: str) -> Group:
+    return Group(
+        "EndpointServiceSteps",
+        "accept and reject the service's endpoint connections, start its private DNS verification: "
+        f"only on the service tagged {naming.TAG_LINK}={link}",
+        (
+            "ec2:AcceptVpcEndpointConnections",
+            "ec2:RejectVpcEndpointConnections",
+            "ec2:StartVpcEndpointServicePrivateDnsVerification",
+        ),
+        ("*",),
+        tagged(link),
+    )
 
-AMI_PARAMETER = Group(
-    "DemoAppImage",
-    "CloudFormation resolves the public Amazon Linux AMI parameter for the demo app",
-    ("ssm:GetParameters", "ssm:GetParameter"),
-    ("arn:aws:ssm:*::parameter/aws/service/*",),
-)
 
-DEMO_APP = Group(
-    "DemoAppInstances",
-    "the demo app's instances, one per AZ (app: demo)",
-    (
-        "ec2:RunInstances",
-        "ec2:TerminateInstances",
-        "ec2:DescribeInstances",
-        "ec2:DescribeInstanceStatus",
-        "ec2:DescribeImages",
-        "ec2:DescribeInstanceTypes",
-    ),
-)
+def service_linked_role(partition: Partition, sid: str, service: str, purpose: str) -> Group:
+    return Group(
+        sid,
+        purpose,
+        ("iam:CreateServiceLinkedRole",),
+        (f"arn:{partition.name}:iam::*:role/aws-service-role/{service}/*",),
+        {"StringEquals": {"iam:AWSServiceName": service}},
+    )
+
+
+def ami_parameter(partition: Partition, sid: str, purpose: str) -> Group:
+    return Group(
+        sid,
+        purpose,
+        ("ssm:GetParameters", "ssm:GetParameter"),
+        (f"arn:{partition.name}:ssm:*::parameter/aws/service/*",),
+    )
+
 
 TARGETS_READ = Group(
     "ExistingTargets",
@@ -227,7 +391,8 @@ TARGETS_READ = Group(
 
 PRIVATE_DNS_VERIFICATION = Group(
     "PrivateDnsVerification",
-    "write the TXT record that proves ownership of the service's private DNS name",
+    "write the TXT record that proves ownership of the service's private DNS name (Route 53 supports "
+    "no tag conditions, and the public zone is the owner's, so no ARN narrows it)",
     (
         "route53:ListHostedZones",
         "route53:ListHostedZonesByName",
@@ -238,46 +403,18 @@ PRIVATE_DNS_VERIFICATION = Group(
     ),
 )
 
-ENDPOINT = Group(
-    "InterfaceEndpoint",
-    "the interface endpoint to the service",
-    (
-        "ec2:CreateVpcEndpoint",
-        "ec2:ModifyVpcEndpoint",
-        "ec2:DeleteVpcEndpoints",
-        "ec2:DescribeVpcEndpoints",
-        "ec2:DescribeVpcEndpointServices",
-        "ec2:DescribePrefixLists",
-    ),
-)
-
-PRIVATE_ZONE = Group(
-    "PrivateHostedZone",
-    "the private hosted zone on the consumer VPC and its alias record to the endpoint",
-    (
-        "route53:CreateHostedZone",
-        "route53:DeleteHostedZone",
-        "route53:GetHostedZone",
-        "route53:ListHostedZones",
-        "route53:ListHostedZonesByName",
-        "route53:ListHostedZonesByVPC",
-        "route53:AssociateVPCWithHostedZone",
-        "route53:DisassociateVPCFromHostedZone",
-        "route53:ChangeResourceRecordSets",
-        "route53:ListResourceRecordSets",
-        "route53:GetChange",
-        "route53:ChangeTagsForResource",
-        "route53:ListTagsForResource",
-    ),
+PRIVATE_ZONE_READ = Group(
+    "PrivateZoneRead",
+    "privlink's own reads of the consumer's private zone (status, doctor)",
+    ("route53:GetHostedZone", "route53:ListResourceRecordSets", "route53:ListHostedZonesByVPC"),
 )
 
 CERTIFICATES = Group(
     "VpnCertificates",
-    "import the Client VPN server and client CA certificates into ACM, and remove them on down",
+    "import the Client VPN server and client CA certificates into ACM (tagged on import)",
     (
         "acm:GetCertificate",
         "acm:ImportCertificate",
-        "acm:DeleteCertificate",
         "acm:AddTagsToCertificate",
         "acm:ListTagsForCertificate",
         "acm:ListCertificates",
@@ -285,171 +422,52 @@ CERTIFICATES = Group(
     ),
 )
 
+
+def certificates_delete(link: str) -> Group:
+    return Group(
+        "VpnCertificatesDelete",
+        f"remove the imported certificates on down: only those tagged {naming.TAG_LINK}={link}",
+        ("acm:DeleteCertificate",),
+        ("*",),
+        tagged(link),
+    )
+
+
+# AWS::EC2::ClientVpnEndpoint and ::ClientVpnTargetNetworkAssociation list no handler permissions
+# in their schemas (permissions.NO_HANDLER_DATA), so these are kept by hand from the EC2 API calls
+# CloudFormation makes for them; privlink exports the client configuration itself.
 CLIENT_VPN = Group(
     "ClientVpn",
-    "the Client VPN endpoint, its subnet associations, authorization rule and client configuration",
+    "the Client VPN endpoint and its subnet associations (their schemas list no handler permissions), "
+    "and the client configuration privlink exports",
     (
         "ec2:CreateClientVpnEndpoint",
         "ec2:ModifyClientVpnEndpoint",
-        "ec2:DeleteClientVpnEndpoint",
         "ec2:DescribeClientVpnEndpoints",
         "ec2:AssociateClientVpnTargetNetwork",
-        "ec2:DisassociateClientVpnTargetNetwork",
         "ec2:DescribeClientVpnTargetNetworks",
         "ec2:ApplySecurityGroupsToClientVpnTargetNetwork",
-        "ec2:AuthorizeClientVpnIngress",
-        "ec2:RevokeClientVpnIngress",
-        "ec2:DescribeClientVpnAuthorizationRules",
-        "ec2:CreateClientVpnRoute",
-        "ec2:DeleteClientVpnRoute",
         "ec2:DescribeClientVpnRoutes",
         "ec2:DescribeClientVpnConnections",
-        "ec2:TerminateClientVpnConnections",
         "ec2:ExportClientVpnClientConfiguration",
+        "ec2:CreateTags",
     ),
 )
 
-VPN_LOGS = Group(
-    "ClientVpnLogs",
-    "the Client VPN connection log group and stream",
-    (
-        "logs:CreateLogGroup",
-        "logs:DeleteLogGroup",
-        "logs:PutRetentionPolicy",
-        "logs:DeleteRetentionPolicy",
-        "logs:CreateLogStream",
-        "logs:DeleteLogStream",
-        "logs:DescribeLogStreams",
-        "logs:TagResource",
-        "logs:UntagResource",
-        "logs:ListTagsForResource",
-        "logs:TagLogGroup",
-        "logs:FilterLogEvents",
-        "logs:GetLogEvents",
-    ),
-    (
-        "arn:aws:logs:*:*:log-group:privlink-*",
-        "arn:aws:logs:*:*:log-group:privlink-*:*",
-        "arn:aws:logs:*:*:log-group:/privlink/*",
-        "arn:aws:logs:*:*:log-group:/privlink/*:*",
-    ),
-)
 
-VPN_LOGS_DESCRIBE = Group(
-    "ClientVpnLogsDescribe",
-    "Client VPN checks the log group exists; DescribeLogGroups takes no log group ARN",
-    ("logs:DescribeLogGroups",),
-)
+def client_vpn_delete(link: str) -> Group:
+    return Group(
+        "ClientVpnDelete",
+        f"delete the Client VPN endpoint and its associations: only those tagged {naming.TAG_LINK}={link}",
+        (
+            "ec2:DeleteClientVpnEndpoint",
+            "ec2:DisassociateClientVpnTargetNetwork",
+            "ec2:TerminateClientVpnConnections",
+        ),
+        ("*",),
+        tagged(link),
+    )
 
-MULTI_REGION = Group(
-    "CrossRegion",
-    "cross-region PrivateLink: a permission-only action for SupportedRegions / ServiceRegion",
-    ("vpce:AllowMultiRegion",),
-)
-
-
-AUTO_APPROVAL = Group(
-    "AutoApproval",
-    "the auto-approval Lambda, its role, log group and the consumer registry table",
-    (
-        "dynamodb:CreateTable",
-        "dynamodb:DeleteTable",
-        "dynamodb:DescribeTable",
-        "dynamodb:DescribeContinuousBackups",
-        "dynamodb:UpdateContinuousBackups",
-        "dynamodb:TagResource",
-        "dynamodb:ListTagsOfResource",
-        "lambda:CreateFunction",
-        "lambda:DeleteFunction",
-        "lambda:GetFunction",
-        "lambda:UpdateFunctionCode",
-        "lambda:UpdateFunctionConfiguration",
-        "lambda:AddPermission",
-        "lambda:RemovePermission",
-        "lambda:TagResource",
-        "iam:CreateRole",
-        "iam:DeleteRole",
-        "iam:GetRole",
-        "iam:PutRolePolicy",
-        "iam:DeleteRolePolicy",
-        "iam:GetRolePolicy",
-        "iam:TagRole",
-        "iam:PassRole",
-        "sns:Subscribe",
-        "sns:Unsubscribe",
-        "sns:GetSubscriptionAttributes",
-    ),
-    (
-        "arn:aws:dynamodb:*:*:table/privlink-*",
-        "arn:aws:lambda:*:*:function:privlink-*",
-        "arn:aws:iam::*:role/privlink-*",
-        "arn:aws:sns:*:*:privlink-*",
-    ),
-)
-
-CONSUMER_REGISTRY = Group(
-    "ConsumerRegistry",
-    "`privlink consumers add/remove/list` read and write the registry table",
-    ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:Scan"),
-    ("arn:aws:dynamodb:*:*:table/privlink-*-consumers",),
-)
-
-TEST_INSTANCE = Group(
-    "TestInstance",
-    "the consumer's test instance (test_instance: {enabled: true}) that `test --via ssm` runs on",
-    (
-        "ec2:RunInstances",
-        "ec2:TerminateInstances",
-        "ec2:DescribeInstances",
-        "ec2:DescribeInstanceStatus",
-        "ec2:DescribeImages",
-        "ec2:DescribeInstanceTypes",
-    ),
-)
-
-TEST_INSTANCE_IMAGE = Group(
-    "TestInstanceImage",
-    "CloudFormation resolves the public Amazon Linux AMI parameter for the test instance",
-    ("ssm:GetParameters", "ssm:GetParameter"),
-    ("arn:aws:ssm:*::parameter/aws/service/*",),
-)
-
-TEST_INSTANCE_ROLE = Group(
-    "TestInstanceRole",
-    "the test instance's role and instance profile (CloudFormation names them privlink-...)",
-    (
-        "iam:CreateRole",
-        "iam:DeleteRole",
-        "iam:GetRole",
-        "iam:TagRole",
-        "iam:UntagRole",
-        "iam:UpdateRoleDescription",
-        "iam:ListAttachedRolePolicies",
-        "iam:ListRolePolicies",
-        "iam:CreateInstanceProfile",
-        "iam:DeleteInstanceProfile",
-        "iam:GetInstanceProfile",
-        "iam:AddRoleToInstanceProfile",
-        "iam:RemoveRoleFromInstanceProfile",
-    ),
-    ("arn:aws:iam::*:role/privlink-*", "arn:aws:iam::*:instance-profile/privlink-*"),
-)
-
-TEST_INSTANCE_ROLE_POLICY = Group(
-    "TestInstanceRoleSsmCore",
-    "attach to (and detach from) privlink's roles the one managed policy the SSM agent needs, no other",
-    ("iam:AttachRolePolicy", "iam:DetachRolePolicy"),
-    ("arn:aws:iam::*:role/privlink-*",),
-    {"ArnEquals": {"iam:PolicyARN": "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"}},
-)
-
-TEST_INSTANCE_PASS_ROLE = Group(
-    "TestInstancePassRole",
-    "hand the test instance's role to EC2 (its instance profile), to EC2 only",
-    ("iam:PassRole",),
-    ("arn:aws:iam::*:role/privlink-*",),
-    {"StringEquals": {"iam:PassedToService": "ec2.amazonaws.com"}},
-)
 
 ENDPOINT_PRIVATE_DNS = Group(
     "EndpointPrivateDns",
@@ -457,6 +475,16 @@ ENDPOINT_PRIVATE_DNS = Group(
     "instance's ssm, ssmmessages and ec2messages) associate the VPC with AWS-managed private zones",
     ("route53:AssociateVPCWithHostedZone",),
 )
+
+
+def consumer_registry(partition: Partition) -> Group:
+    return Group(
+        "ConsumerRegistry",
+        "`privlink consumers add/remove/list` read and write the registry table",
+        ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:Scan"),
+        (f"arn:{partition.name}:dynamodb:*:*:table/privlink-*-consumers",),
+    )
+
 
 # SendCommand is authorized on the document and on each instance, so it takes two statements: the
 # document one alone lets the command run nowhere, the instance one admits only the test instances
@@ -466,17 +494,16 @@ ENDPOINT_PRIVATE_DNS = Group(
 # it is SSM's own key, so the rule that global keys (`aws:...`) on SendCommand also need
 # `aws:ViaAWSService` (https://docs.aws.amazon.com/systems-manager/latest/userguide/run-command-setting-up.html)
 # does not apply.
-SSM_PROBE_DOCUMENT = Group(
-    "SsmProbeDocument",
-    "`privlink test --via ssm`: run the probe with the AWS-RunShellScript document, no other",
-    ("ssm:SendCommand",),
-    ("arn:aws:ssm:*::document/AWS-RunShellScript",),
-)
+def ssm_probe_document(partition: Partition) -> Group:
+    return Group(
+        "SsmProbeDocument",
+        "`privlink test --via ssm`: run the probe with the AWS-RunShellScript document, no other",
+        ("ssm:SendCommand",),
+        (f"arn:{partition.name}:ssm:*::document/AWS-RunShellScript",),
+    )
 
-SSM_PROBE_INSTANCES = "arn:aws:ec2:*:*:instance/*"
 
-
-def ssm_probe_instances(link: str) -> Group:
+def ssm_probe_instances(link: str, partition: Partition | None = None) -> Group:
     """SendCommand on the test instances privlink made for `link` only.
 
     The condition uses the tags CloudFormation itself puts on every instance of a stack
@@ -486,13 +513,14 @@ def ssm_probe_instances(link: str) -> Group:
     stacks matches.
     """
     stack_names = naming.consumer_stack(link, "*").name
+    name = (partition or partition_of("us-east-1")).name
     return Group(
         "SsmProbeTestInstances",
         f"`privlink test --via ssm`: only on the test instances CloudFormation made in this link's "
         f"consumer stacks ({stack_names}); an instance you name with `--instance` needs an "
         "ssm:SendCommand grant of yours",
         ("ssm:SendCommand",),
-        (SSM_PROBE_INSTANCES,),
+        (f"arn:{name}:ec2:*:*:instance/*",),
         {
             "StringEquals": {f"ssm:resourceTag/{naming.TAG_CFN_LOGICAL_ID}": naming.TEST_INSTANCE_LOGICAL_ID},
             "StringLike": {f"ssm:resourceTag/{naming.TAG_CFN_STACK_NAME}": stack_names},
@@ -506,60 +534,128 @@ SSM_PROBE_READ = Group(
     ("ssm:DescribeInstanceInformation", "ssm:GetCommandInvocation", "ec2:DescribeInstances"),
 )
 
-FLEET = Group(
-    "ConsumerFleet",
-    "consumers_from: the consumer stack deployed as a StackSet across accounts",
-    (
-        "cloudformation:CreateStackSet",
-        "cloudformation:UpdateStackSet",
-        "cloudformation:DeleteStackSet",
-        "cloudformation:DescribeStackSet",
-        "cloudformation:CreateStackInstances",
-        "cloudformation:DeleteStackInstances",
-        "cloudformation:ListStackInstances",
-        "cloudformation:DescribeStackSetOperation",
-    ),
-    ("arn:aws:cloudformation:*:*:stackset/privlink-*:*", "arn:aws:cloudformation:*:*:stackset-target/*"),
-)
+STACK_SET_ADMINISTRATION_ROLE = "AWSCloudFormationStackSetAdministrationRole"
+
+
+def fleet_groups(spec: Spec, partition: Partition) -> list[Group]:
+    """consumers_from: the StackSet calls; a self-managed set (an account list) passes the
+    administration role, a delegated administrator's calls ask Organizations who it is."""
+    fleet = spec.consumers_from
+    assert fleet is not None
+    p = partition.name
+    groups = [
+        Group(
+            "ConsumerFleet",
+            "consumers_from: the consumer stack deployed as a StackSet across accounts",
+            (
+                "cloudformation:UpdateStackSet",
+                "cloudformation:DeleteStackSet",
+                "cloudformation:DescribeStackSet",
+                "cloudformation:CreateStackInstances",
+                "cloudformation:DeleteStackInstances",
+                "cloudformation:ListStackInstances",
+                "cloudformation:DescribeStackSetOperation",
+            ),
+            (
+                f"arn:{p}:cloudformation:*:*:stackset/privlink-*:*",
+                f"arn:{p}:cloudformation:*:*:stackset-target/*",
+            ),
+        ),
+        Group(
+            "ConsumerFleetCreate",
+            "consumers_from: CreateStackSet takes no resource ARN (IAM service authorization reference), "
+            f"so it is granted for sets tagged {naming.TAG_LINK}={spec.name} on creation "
+            "(fleet.deploy_calls tags them)",
+            ("cloudformation:CreateStackSet",),
+            ("*",),
+            {"StringEquals": {f"aws:RequestTag/{naming.TAG_LINK}": spec.name}},
+        ),
+    ]
+    if fleet.organization_unit is None:
+        groups.append(
+            Group(
+                "ConsumerFleetAdministrationRole",
+                "a self-managed StackSet (consumers_from.accounts) runs as the administration role "
+                f"{STACK_SET_ADMINISTRATION_ROLE}, which CreateStackSet and UpdateStackSet pass",
+                ("iam:PassRole",),
+                (f"arn:{p}:iam::*:role/{STACK_SET_ADMINISTRATION_ROLE}",),
+            )
+        )
+    if fleet.delegated_admin:
+        groups.append(
+            Group(
+                "ConsumerFleetDelegatedAdmin",
+                "CallAs DELEGATED_ADMIN: CloudFormation checks with Organizations that the account is a "
+                "delegated administrator (ListDelegatedAdministrators takes no resource ARN)",
+                ("organizations:ListDelegatedAdministrators",),
+            )
+        )
+    return groups
 
 
 def groups_for(spec: Spec, side: str) -> list[Group]:
-    """The statements one side needs for this spec, in a stable order."""
+    """The statements one side needs for this spec, in a stable order: privlink's stacks, what
+    CloudFormation's handlers need for the side's templates (derived), then privlink's own calls."""
+    if side not in SIDES:
+        raise BadInput("--side", f"unknown side {side!r}", "use producer, consumer or all")
+    partition = side_partition(spec, side)
+    link = spec.name
+    groups = [cloudformation(partition), CLOUDFORMATION_READ, IDENTITY]
+    groups += handler_groups(spec, side, partition)
+    groups.append(OBSERVE)
     if side == "producer":
-        groups = [CLOUDFORMATION, CLOUDFORMATION_READ, IDENTITY, NETWORK, ENDPOINT_SERVICE]
-        groups += [LOAD_BALANCER, LOAD_BALANCER_ROLE]
-        if spec.producer.endpoint_service.notifications:
-            groups.append(NOTIFICATIONS)
+        groups += [OBSERVE_PRODUCER, endpoint_service_steps(link)]
+        groups.append(
+            service_linked_role(
+                partition,
+                "LoadBalancerServiceLinkedRole",
+                "elasticloadbalancing.amazonaws.com",
+                "the first load balancer in an account creates Elastic Load Balancing's service-linked role",
+            )
+        )
         if spec.producer.service.app == "demo":
-            groups += [AMI_PARAMETER, DEMO_APP]
+            groups.append(
+                ami_parameter(
+                    partition,
+                    "DemoAppImage",
+                    "CloudFormation resolves the public Amazon Linux AMI parameter for the demo app",
+                )
+            )
         elif any(t.instance for t in spec.producer.service.targets):
             groups.append(TARGETS_READ)
         if spec.producer.endpoint_service.private_dns_name:
             groups.append(PRIVATE_DNS_VERIFICATION)
-        if spec.supported_regions:
-            groups.append(MULTI_REGION)
         if spec.producer.endpoint_service.auto_approval.registry:
-            groups += [AUTO_APPROVAL, CONSUMER_REGISTRY]
+            groups.append(consumer_registry(partition))
         if spec.consumers_from is not None:
-            groups.append(FLEET)
+            groups += fleet_groups(spec, partition)
         return groups
-    if side == "consumer":
-        groups = [CLOUDFORMATION, CLOUDFORMATION_READ, IDENTITY, NETWORK, ENDPOINT]
-        if any(c.private_dns for c in spec.consumers):
-            groups.append(PRIVATE_ZONE)
-        if any(c.vpn for c in spec.consumers):
-            groups += [CERTIFICATES, CLIENT_VPN, VPN_LOGS, VPN_LOGS_DESCRIBE]
-        if any(spec.is_cross_region(c) for c in spec.consumers):
-            groups.append(MULTI_REGION)
-        tested = [c.test_instance for c in spec.consumers if c.test_instance.enabled]
-        if any(c.private_dns_enabled for c in spec.consumers) or any(t.ssm_endpoints for t in tested):
-            groups.append(ENDPOINT_PRIVATE_DNS)
-        if tested:
-            groups += [TEST_INSTANCE, TEST_INSTANCE_IMAGE, TEST_INSTANCE_ROLE, TEST_INSTANCE_ROLE_POLICY]
-            groups += [TEST_INSTANCE_PASS_ROLE, SSM_PROBE_DOCUMENT, ssm_probe_instances(spec.name)]
-            groups.append(SSM_PROBE_READ)
-        return groups
-    raise BadInput("--side", f"unknown side {side!r}", "use producer, consumer or all")
+    if any(c.private_dns for c in spec.consumers):
+        groups.append(PRIVATE_ZONE_READ)
+    if any(c.vpn for c in spec.consumers):
+        groups += [CERTIFICATES, certificates_delete(link), CLIENT_VPN, client_vpn_delete(link)]
+        groups.append(
+            service_linked_role(
+                partition,
+                "ClientVpnServiceLinkedRole",
+                "clientvpn.amazonaws.com",
+                "the first Client VPN endpoint in an account creates Client VPN's service-linked role "
+                "AWSServiceRoleForClientVPN",
+            )
+        )
+    tested = [c.test_instance for c in spec.consumers if c.test_instance.enabled]
+    if any(c.private_dns_enabled for c in spec.consumers) or any(t.ssm_endpoints for t in tested):
+        groups.append(ENDPOINT_PRIVATE_DNS)
+    if tested:
+        groups.append(
+            ami_parameter(
+                partition,
+                "TestInstanceImage",
+                "CloudFormation resolves the public Amazon Linux AMI parameter for the test instance",
+            )
+        )
+        groups += [ssm_probe_document(partition), ssm_probe_instances(link, partition), SSM_PROBE_READ]
+    return groups
 
 
 def policy_for(spec: Spec, side: str) -> dict[str, Any]:

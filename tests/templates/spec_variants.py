@@ -145,3 +145,39 @@ def variants() -> dict[str, Spec]:
         "test-instance": edited(with_test_instance),
         "test-instance-x86-existing-vpc": edited(with_x86_test_instance_in_existing_vpc),
     }
+
+
+def all_features(d, azs: int = 2):
+    """Every optional part on at once: the demo app in `azs` AZs, private DNS name, notifications,
+    the auto-approval registry, a consumers_from fleet (accounts, delegated admin), a same-region
+    consumer with a VPN, private zone, private DNS and a test instance, and a cross-region one."""
+    d["producer"]["vpc"]["azs"] = azs
+    d["producer"]["service"]["proxy_protocol"] = True
+    service = d["producer"]["endpoint_service"]
+    service["private_dns_name"] = "hello.example.com"
+    service["notifications"] = True
+    service["auto_approval"] = {"registry": True}
+    dev = d["consumers"][0]
+    dev["private_dns_enabled"] = True
+    dev["test_instance"] = {"enabled": True}
+    d["consumers"].append(
+        {
+            "name": "remote",
+            "account": "remote",
+            "region": "eu-west-2",
+            "vpc": {"cidr": "10.30.0.0/16", "azs": 2},
+            "private_dns": {"zone": "internal.company", "record": "hello"},
+            "vpn": {"client_cidr": "172.20.0.0/22", "split_tunnel": True},
+            "test_instance": {"enabled": True, "instance_type": "t3.nano"},
+        }
+    )
+    d["accounts"]["remote"] = {"profile": "remote"}
+    d["consumers_from"] = {
+        "accounts": FLEET_ACCOUNTS,
+        "regions": ["eu-central-1", "eu-west-1"],
+        "delegated_admin": True,
+    }
+
+
+def all_features_spec(azs: int = 2) -> Spec:
+    return edited(lambda d: all_features(d, azs))

@@ -60,7 +60,8 @@ class FakeImds(BaseHTTPRequestHandler):
 
 def server_source() -> str:
     template = render_stacks(variants()["default"])[0].template
-    script = base64.b64decode(template["Resources"]["DemoInstance1"]["Properties"]["UserData"]).decode()
+    data = template["Resources"]["DemoLaunchTemplate"]["Properties"]["LaunchTemplateData"]
+    script = base64.b64decode(data["UserData"]).decode()
     match = re.search(
         rf"cat > {re.escape(SERVER_PATH)} <<'{HEREDOC_END}'\n(.*?){HEREDOC_END}\n", script, re.S
     )

@@ -129,22 +129,42 @@ def test_demo_instances_private_imdsv2_tagged_with_user_data():
     image = t["Parameters"][naming.PARAM_DEMO_IMAGE_ID]
     assert image["Type"] == "AWS::SSM::Parameter::Value<AWS::EC2::Image::Id>"
     assert image["Default"] == "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
+    (template_id,) = of_type(t, "AWS::EC2::LaunchTemplate")
+    data = props(t, template_id)["LaunchTemplateData"]
+    assert data["InstanceType"] == "t3.micro"
+    assert data["ImageId"] == {"Ref": naming.PARAM_DEMO_IMAGE_ID}
+    assert data["MetadataOptions"] == {
+        "HttpEndpoint": "enabled",
+        "HttpTokens": "required",
+        "HttpPutResponseHopLimit": 1,
+    }
+    assert data["BlockDeviceMappings"] == [
+        {
+            "DeviceName": "/dev/xvda",
+            "Ebs": {"Encrypted": True, "VolumeType": "gp3", "DeleteOnTermination": True},
+        }
+    ]
+    script = base64.b64decode(data["UserData"]).decode()
+    assert script.startswith("#!/bin/bash")
+    assert "/usr/bin/python3 /opt/privlink/demo_server.py 8080" in script
+    assert "Hello from provider" in script and "X-aws-ec2-metadata-token" in script
+    (spec,) = props(t, template_id)["TagSpecifications"]
+    assert spec["ResourceType"] == "launch-template" and tag_dict(spec)["privlink:link"] == "hello"
     instances = of_type(t, "AWS::EC2::Instance")
     assert list(instances) == ["DemoInstance1", "DemoInstance2"]
     for i, inst in enumerate(instances.values()):
         p = inst["Properties"]
-        assert p["InstanceType"] == "t3.micro"
-        assert p["ImageId"] == {"Ref": naming.PARAM_DEMO_IMAGE_ID}
+        assert p["LaunchTemplate"] == {
+            "LaunchTemplateId": {"Ref": template_id},
+            "Version": {"Fn::GetAtt": [template_id, "LatestVersionNumber"]},
+        }
+        assert "UserData" not in p and "ImageId" not in p  # once, in the launch template
         assert p["MetadataOptions"]["HttpTokens"] == "required"
         (nic,) = p["NetworkInterfaces"]
         assert nic["AssociatePublicIpAddress"] is False
         assert nic["SubnetId"] == {"Ref": f"PrivateSubnet{i + 1}"}
         assert nic["GroupSet"] == [{"Ref": "DemoSecurityGroup"}]
         assert tag_dict(p)[naming.TAG_APP] == "demo"
-        script = base64.b64decode(p["UserData"]).decode()
-        assert script.startswith("#!/bin/bash")
-        assert "/usr/bin/python3 /opt/privlink/demo_server.py 8080" in script
-        assert "Hello from provider" in script and "X-aws-ec2-metadata-token" in script
     sg = props(t, "DemoSecurityGroup")
     assert sg["SecurityGroupIngress"] == [
         {

@@ -5,15 +5,17 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from privlink.observe.model import Consumer, Expectations
+from privlink.partitions import partition_of
 from privlink.spec.models import Consumer as SpecConsumer
 from privlink.spec.models import Spec
 
 
 def consumer_principal(consumer: SpecConsumer, account_id: str) -> str:
-    """The principal the producer must allow for a consumer: its role ARN, else its account root."""
+    """The principal the producer must allow for a consumer: its role ARN, else its account root
+    (in the consumer region's partition)."""
     if consumer.principal:
         return consumer.principal
-    return f"arn:aws:iam::{account_id}:root" if account_id else ""
+    return partition_of(consumer.region).arn("iam", "", account_id, "root") if account_id else ""
 
 
 def expected_private_name(spec: Spec, consumer: SpecConsumer) -> str | None:

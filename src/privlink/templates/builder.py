@@ -38,6 +38,10 @@ class StackBuilder:
 
     def parameter(self, name: str, binding: ParamBinding | None = None, **props: Any) -> Parameter:
         """Add a parameter; a `binding` tells the target where its value comes from."""
+        from privlink.templates.limits import limit, parameter_overflow
+
+        if len(self.template.parameters) >= limit("parameters").maximum:
+            raise parameter_overflow(self.part, f"the {self.part} template")
         param = self.template.add_parameter(Parameter(name, **props))
         if binding is not None:
             self.bindings[name] = binding

@@ -33,7 +33,7 @@ from privlink.spec.models import Spec, Target
 from privlink.templates import naming
 from privlink.templates.builder import StackBuilder
 from privlink.templates.demo_app import user_data
-from privlink.templates.instance import private_instance
+from privlink.templates.instance import hardened_launch_template, instance_from_template
 from privlink.templates.network import AzByName, Network, add_network
 from privlink.templates.security import skip
 from privlink.templates.stacks import FromAccount, ParamBinding
@@ -51,6 +51,7 @@ LOAD_BALANCER = "LoadBalancer"
 LISTENER = "Listener"
 TARGET_GROUP = "TargetGroup"
 DEMO_SECURITY_GROUP = "DemoSecurityGroup"
+DEMO_LAUNCH_TEMPLATE = "DemoLaunchTemplate"
 ENDPOINT_SERVICE = "EndpointService"
 PERMISSIONS = "EndpointServicePermissions"
 TOPIC = "NotificationTopic"
@@ -176,7 +177,8 @@ def modelled_ip(net: Network, n: int) -> str:
 
 
 def add_demo_app(b: StackBuilder, spec: Spec, net: Network) -> list[Instance]:
-    """One instance per AZ in the private subnet: IMDSv2 only, no public IP, port open to the VPC."""
+    """One instance per AZ in the private subnet, from one launch template: IMDSv2 only, an
+    encrypted root volume, no public IP, the port open to the VPC."""
     service = spec.producer.service
     image = b.parameter(
         naming.PARAM_DEMO_IMAGE_ID,
@@ -202,16 +204,19 @@ def add_demo_app(b: StackBuilder, spec: Spec, net: Network) -> list[Instance]:
         ),
         name=f"privlink-{spec.name}-demo",
     )
-    instances = []
-    for i, subnet in enumerate(net.subnet_ids):
-        instance = private_instance(
-            demo_instance_id(i),
+    # The user data (~6 KB) once, not once per AZ: CloudFormation takes 51,200 bytes inline.
+    template = b.add(
+        hardened_launch_template(
+            DEMO_LAUNCH_TEMPLATE,
             image=image,
             instance_type=DEMO_INSTANCE_TYPE,
-            subnet=subnet,
-            group=group,
-            UserData=user_data(service.backend_port),
-        )
+            user_data=user_data(service.backend_port),
+        ),
+        name=f"privlink-{spec.name}-demo",
+    )
+    instances = []
+    for i, subnet in enumerate(net.subnet_ids):
+        instance = instance_from_template(demo_instance_id(i), template=template, subnet=subnet, group=group)
         instances.append(
             b.add(
                 instance,

@@ -2,7 +2,9 @@
 
 `render_stacks(spec)` returns the producer stack, one stack per consumer (after the producer) and
 one Client VPN stack per consumer with `vpn` (after its consumer). `check_renderable(spec)` rejects
-specs that validate on their own but cannot be built (e.g. a consumer in more AZs than the service).
+specs that validate on their own but cannot be built (e.g. a consumer in more AZs than the service);
+`limits.check_limits` then rejects templates over one of CloudFormation's limits (body size,
+parameters, resources, outputs, inline Lambda code).
 """
 
 from __future__ import annotations
@@ -14,11 +16,10 @@ from privlink.errors import SpecError
 from privlink.spec.models import Spec, subnet_cidrs
 from privlink.templates import naming
 from privlink.templates.consumer import render_consumer
+from privlink.templates.limits import check_limits
 from privlink.templates.producer import MODELLED_IP_OFFSET, render_producer
 from privlink.templates.stacks import RenderedStack
 from privlink.templates.vpn import render_vpn
-
-MAX_ACCOUNT_PARAMETERS = 190  # CloudFormation's 200 parameters, less the template's own
 
 
 def check_renderable(spec: Spec) -> None:
@@ -26,18 +27,6 @@ def check_renderable(spec: Spec) -> None:
     producer = spec.producer
     service = producer.service
     producer_azs = producer.vpc.az_count
-    by_parameter = {
-        c.account
-        for c in spec.consumers
-        if not c.principal and not (spec.accounts.get(c.account) and spec.accounts[c.account].role_arn)
-    }
-    if len(by_parameter) > MAX_ACCOUNT_PARAMETERS:
-        raise SpecError(
-            "consumers",
-            f"{len(by_parameter)} consumer accounts without a principal; the producer template takes "
-            f"one account-ID parameter each and CloudFormation allows {MAX_ACCOUNT_PARAMETERS} here",
-            "give those consumers a `principal:` ARN, or onboard many accounts with consumers_from",
-        )
     for i, consumer in enumerate(spec.consumers):
         field = "azs" if consumer.vpc.cidr is not None else "subnet_ids"
         if not spec.is_cross_region(consumer) and consumer.vpc.az_count > producer_azs:
@@ -123,6 +112,7 @@ def render_stacks(spec: Spec) -> list[RenderedStack]:
                 depends_on=(naming.consumer_stack(spec.name, consumer.name).name,),
             )
         )
+    check_limits(stacks)
     return stacks
 
 

@@ -28,6 +28,7 @@ TAGGING: dict[str, str | None] = {
     "AWS::EC2::SubnetRouteTableAssociation": UNTAGGABLE,
     "AWS::EC2::SecurityGroup": TAGS,
     "AWS::EC2::Instance": TAGS,
+    "AWS::EC2::LaunchTemplate": TAG_SPECIFICATIONS,
     "AWS::ElasticLoadBalancingV2::LoadBalancer": TAGS,
     "AWS::ElasticLoadBalancingV2::Listener": TAGS,  # taggable in the schemas since cfn-lint 1.5x
     "AWS::ElasticLoadBalancingV2::TargetGroup": TAGS,
@@ -53,7 +54,10 @@ TAGGING: dict[str, str | None] = {
 }
 
 # The `ResourceType` of a TagSpecification, per CloudFormation type.
-TAG_SPECIFICATION_TYPES = {"AWS::EC2::ClientVpnEndpoint": "client-vpn-endpoint"}
+TAG_SPECIFICATION_TYPES = {
+    "AWS::EC2::ClientVpnEndpoint": "client-vpn-endpoint",
+    "AWS::EC2::LaunchTemplate": "launch-template",  # the template itself, not what it launches
+}
 
 
 def link_tags(link: str, part: str, extra: dict[str, str] | None = None) -> dict[str, str]:

@@ -361,3 +361,46 @@ def test_consumers_with_private_dns_wait_for_a_verified_name(tmp_path, clock, mo
             poll_delay=1,
         )
         target._verify_private_dns(outputs, lambda line: None)
+
+
+@pytest.mark.parametrize(
+    ("region", "route53_region"), [("eu-central-1", "us-east-1"), ("cn-north-1", "cn-northwest-1")]
+)
+def test_private_dns_verification_signs_route53_in_the_producers_partition(
+    tmp_path, clock, monkeypatch, region, route53_region
+):
+    import yaml
+
+    from privlink.targets.aws import target as aws_target
+    from privlink.targets.aws.steps import DnsVerification
+
+    data = yaml.safe_load(demo_spec_text().replace("target: local", "target: aws"))
+    data["producer"]["region"] = region
+    data["consumers"][0]["region"] = region
+    data["producer"]["endpoint_service"]["private_dns_name"] = "hello.example.com"
+    used = []
+
+    def verify(ec2, route53, *args, **kwargs):
+        return DnsVerification("hello.example.com", "verified", "", "")
+
+    monkeypatch.setattr(aws_target.steps, "verify_private_dns", verify)
+    with mock_aws():
+        target = AwsTarget(
+            parse_spec(yaml.safe_dump(data)),
+            tmp_path / ".privlink",
+            session_factory=session_factory,
+            sleep=clock.sleep,
+            clock=clock.now,
+            poll_delay=1,
+        )
+        client = target.gateway.client
+
+        def recording(service, account, where, *args, **kwargs):
+            if service == "route53":
+                used.append(where)
+            return client(service, account, where, *args, **kwargs)
+
+        monkeypatch.setattr(target.gateway, "client", recording)
+        outputs = {producer_stack("hello").name: {naming.OUT_SERVICE_ID: "vpce-svc-0123456789abcdef0"}}
+        target._verify_private_dns(outputs, lambda line: None)
+    assert used == [route53_region]

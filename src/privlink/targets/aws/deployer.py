@@ -6,7 +6,6 @@ timeout and says what it waits for.
 
 from __future__ import annotations
 
-import json
 import time
 import uuid
 from collections.abc import Callable
@@ -16,11 +15,14 @@ from typing import Any
 from privlink.errors import AwsError, DeployFailed
 from privlink.targets.aws import events as ev
 from privlink.targets.base import PlannedChange, Progress, no_progress
+from privlink.templates.limits import limit, template_body
 
 CAPABILITIES = ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"]
 NO_CHANGES = ("didn't contain changes", "No updates are to be performed", "The submitted information didn't")
 CHANGE_SET_PREFIX = "privlink-"
-MAX_TEMPLATE_BODY = 51_200  # bytes CloudFormation accepts inline (TemplateBody); more needs S3
+# Bytes CloudFormation accepts inline (TemplateBody); more needs S3. render checks the same limit
+# on the same body (templates.limits), so this only stops a template that did not come from render.
+MAX_TEMPLATE_BODY = limit("template body").maximum
 
 
 @dataclass
@@ -126,7 +128,7 @@ class Deployer:
         # REVIEW_IN_PROGRESS: a stack created by a change set that never ran; it still needs CREATE.
         kind = "CREATE" if stack is None or stack["StackStatus"] == "REVIEW_IN_PROGRESS" else "UPDATE"
         name = f"{CHANGE_SET_PREFIX}{uuid.uuid4().hex[:16]}"
-        body = json.dumps(template, separators=(",", ":"))
+        body = template_body(template)
         size = len(body.encode())
         if size > MAX_TEMPLATE_BODY:
             raise DeployFailed(

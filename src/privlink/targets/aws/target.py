@@ -32,6 +32,7 @@ from privlink.fleet import (
     plan_fleet,
     render_with_templates,
 )
+from privlink.partitions import partition_of
 from privlink.spec.models import Spec
 from privlink.targets.aws import steps
 from privlink.targets.aws.deployer import Deployer, template_changes
@@ -365,7 +366,9 @@ class AwsTarget(Target):
         if not dns_name:
             return
         service_id = outputs.get(self.producer_stack(), {}).get(naming.OUT_SERVICE_ID) or self.service_id()
-        route53 = self.gateway.client("route53", self.spec.producer.account, "us-east-1")
+        # Route 53 is global: its API signs in one region per partition (us-east-1 in aws).
+        route53_region = partition_of(self.spec.producer.region).route53_region
+        route53 = self.gateway.client("route53", self.spec.producer.account, route53_region)
         result = steps.verify_private_dns(
             self.producer_ec2(), route53, service_id, dns_name, self.clock, self.dns_timeout, progress
         )

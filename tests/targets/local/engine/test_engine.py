@@ -523,3 +523,145 @@ def test_world_save_and_load_keeps_stacks_and_redeploy_stays_a_no_op(tmp_path):
     outputs = Engine(loaded).deploy(producer, d.bind(producer))
     assert outputs == d.outputs[producer.stack_name]
     assert len(loaded.stacks[World.stack_key("prod", producer.region, producer.stack_name)].events) == events
+
+
+def test_demo_instances_launch_from_the_launch_template_with_its_user_data_and_settings():
+    stacks = stacks_of(demo_data())
+    d = Deployer()
+    d.deploy_all(stacks)
+    producer = producer_of(stacks)
+    (template,) = d.world.of_type("AWS::EC2::LaunchTemplate")
+    data = producer.template["Resources"]["DemoLaunchTemplate"]["Properties"]["LaunchTemplateData"]
+    assert template.data["tags"]["privlink:link"] == "hello"
+    instances = d.world.of_type("AWS::EC2::Instance")
+    assert len(instances) == 2
+    for instance in instances:
+        assert instance.data["user_data"] == data["UserData"]
+        assert instance.data["instance_type"] == "t3.micro"
+        assert instance.data["image_id"] == ssm_parameter("eu-central-1", data_image_path())
+        assert instance.data["metadata_options"]["HttpTokens"] == "required"
+        assert instance.data["launch_template"] == template.id
+        assert instance.data["tags"]["privlink:app"] == "demo"  # what makes the sandbox run the demo app
+    d.delete_all(stacks)
+    assert d.world.resources == {}
+
+
+def data_image_path() -> str:
+    from privlink.templates import naming
+
+    return naming.DEMO_IMAGE_SSM_PATH
+
+
+def _launch_template_stack(data: dict, instance: dict) -> RenderedStack:
+    return _bare_stack(
+        {
+            "Vpc": {"Type": "AWS::EC2::VPC", "Properties": {"CidrBlock": "10.0.0.0/16"}},
+            "Subnet": {
+                "Type": "AWS::EC2::Subnet",
+                "Properties": {"VpcId": {"Ref": "Vpc"}, "CidrBlock": "10.0.1.0/24"},
+            },
+            "Template": {"Type": "AWS::EC2::LaunchTemplate", "Properties": {"LaunchTemplateData": data}},
+            "Instance": {
+                "Type": "AWS::EC2::Instance",
+                "Properties": {
+                    "LaunchTemplate": {
+                        "LaunchTemplateId": {"Ref": "Template"},
+                        "Version": {"Fn::GetAtt": ["Template", "LatestVersionNumber"]},
+                    },
+                    "SubnetId": {"Ref": "Subnet"},
+                    **instance,
+                },
+            },
+        },
+        {"InstanceId": {"Value": {"Ref": "Instance"}}},
+    )
+
+
+def test_an_instance_takes_what_it_does_not_set_from_its_launch_template():
+    world = Engine(World(id_seed="x"))
+    out = world.deploy(
+        _launch_template_stack(
+            {"ImageId": "ami-0123456789abcdef0", "UserData": "ZWNobw==", "InstanceType": "t3.micro"},
+            {"InstanceType": "t3.nano"},
+        ),
+        {},
+    )
+    (instance,) = [r for r in world.world.of_type("AWS::EC2::Instance") if r.id == out["InstanceId"]]
+    assert instance.data["user_data"] == "ZWNobw=="
+    assert instance.data["image_id"] == "ami-0123456789abcdef0"
+    assert instance.data["instance_type"] == "t3.nano"  # the instance's own setting wins
+
+
+def test_an_instance_without_an_image_anywhere_fails_as_ec2_does():
+    world = World(id_seed="x")
+    with pytest.raises(DeployFailed, match=r"Instance \(AWS::EC2::Instance\): MissingParameter"):
+        Engine(world).deploy(_launch_template_stack({"UserData": "ZWNobw=="}, {}), {})
+    assert world.resources == {}
+
+
+def test_changing_the_launch_template_data_makes_a_new_version_and_replaces_its_instances():
+    engine = Engine(World(id_seed="x"))
+    first = engine.deploy(
+        _launch_template_stack({"ImageId": "ami-0123456789abcdef0", "UserData": "b25l"}, {}), {}
+    )
+    second = engine.deploy(
+        _launch_template_stack({"ImageId": "ami-0123456789abcdef0", "UserData": "dHdv"}, {}), {}
+    )
+    (template,) = engine.world.of_type("AWS::EC2::LaunchTemplate")
+    assert template.attributes["LatestVersionNumber"] == "2"
+    (instance,) = engine.world.of_type("AWS::EC2::Instance")
+    assert instance.id == second["InstanceId"] != first["InstanceId"]
+    assert instance.data["user_data"] == "dHdv"
+
+
+def test_an_unknown_launch_template_version_fails():
+    stack = _launch_template_stack({"ImageId": "ami-0123456789abcdef0"}, {})
+    stack.template["Resources"]["Instance"]["Properties"]["LaunchTemplate"]["Version"] = "7"
+    with pytest.raises(DeployFailed, match="VersionNotFound"):
+        Engine(World(id_seed="x")).deploy(stack, {})
+
+
+def _topics(n: int) -> dict:
+    return {f"Topic{i}": {"Type": "AWS::SNS::Topic", "Properties": {}} for i in range(n)}
+
+
+@pytest.mark.parametrize(
+    ("template", "message"),
+    [
+        (
+            {"Resources": _topics(501)},
+            "ValidationError: Template format error: Number of resources, 501, is greater than maximum allowed, 500",
+        ),
+        (
+            {
+                "Resources": _topics(1),
+                "Parameters": {f"P{i}": {"Type": "String", "Default": "x"} for i in range(201)},
+            },
+            "ValidationError: Template format error: Parameter count 201 is greater than max allowed 200",
+        ),
+        (
+            {"Resources": _topics(1), "Outputs": {f"O{i}": {"Value": "x"} for i in range(201)}},
+            "ValidationError: Template format error: Outputs count 201 is greater than max allowed 200",
+        ),
+        (
+            {"Resources": _topics(1), "Description": "x" * 51_200},
+            "ValidationError: 1 validation error detected: Value '...' at 'templateBody' failed to satisfy "
+            "constraint: Member must have length less than or equal to 51200",
+        ),
+    ],
+    ids=["resources", "parameters", "outputs", "body"],
+)
+def test_the_sandbox_refuses_what_cloudformation_refuses_before_creating_anything(template, message):
+    stack = _bare_stack({})
+    stack.template.clear()
+    stack.template.update(template)
+    world = World(id_seed="x")
+    with pytest.raises(DeployFailed) as info:
+        Engine(world).deploy(stack, {})
+    assert info.value.what == message
+    assert world.resources == {} and world.stacks == {}
+
+
+def test_the_sandbox_takes_templates_at_the_limits():
+    stack = _bare_stack(_topics(500), {f"O{i}": {"Value": "x"} for i in range(200)})
+    Engine(World(id_seed="x")).deploy(stack, {})

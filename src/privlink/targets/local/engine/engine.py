@@ -36,6 +36,7 @@ from privlink.targets.local.world import (
     World,
     iso,
 )
+from privlink.templates.limits import limit, template_body
 
 if TYPE_CHECKING:
     from privlink.templates.stacks import RenderedStack
@@ -79,6 +80,7 @@ class Engine:
         name, account, region = stack.stack_name, stack.account, stack.region
         template: dict[str, Any] = copy.deepcopy(stack.template)
         resources_def: dict[str, Any] = template.get("Resources", {}) or {}
+        refused_template(name, template)
         self._check_supported(name, template, resources_def)
         key = World.stack_key(account, region, name)
         record = self.world.stacks.get(key)
@@ -374,6 +376,47 @@ class Engine:
                 status=status,
                 reason=reason,
             )
+        )
+
+
+# What CloudFormation answers CreateChangeSet (ValidationError) for a template over its limits,
+# before it creates anything. The message shapes, as AWS returns them:
+#   body: "1 validation error detected: Value '...' at 'templateBody' failed to satisfy constraint:
+#     Member must have length less than or equal to 51200" (github.com/mbailey/bash-my-aws/pull/100,
+#     github.com/aws/aws-extensions-for-dotnet-cli/issues/50)
+#   resources: "Template format error: Number of resources, 211, is greater than maximum allowed, 200"
+#     (github.com/amplify-education/serverless-log-forwarding/issues/26; the limit is now 500)
+#   parameters: "Template format error: Parameter count 86 is greater than max allowed 60"
+#     (github.com/remind101/empire/issues/861; now 200)
+#   outputs: "Template format error: Outputs count 78 is greater than max allowed 60"
+#     (github.com/dougmoscrop/serverless-plugin-split-stacks/issues/43; now 200)
+# The sandbox has no S3, so like the aws target it sends every template inline.
+def refused_template(stack: str, template: dict[str, Any]) -> None:
+    """Raise DeployFailed as CloudFormation refuses a template over its limits (nothing created)."""
+    body = len(template_body(template).encode())
+    most = limit("template body").maximum
+    message = None
+    if body > most:
+        message = (
+            "1 validation error detected: Value '...' at 'templateBody' failed to satisfy constraint: "
+            f"Member must have length less than or equal to {most}"
+        )
+    else:
+        counts = [
+            ("resources", "Resources", "Number of resources, {n}, is greater than maximum allowed, {most}"),
+            ("parameters", "Parameters", "Parameter count {n} is greater than max allowed {most}"),
+            ("outputs", "Outputs", "Outputs count {n} is greater than max allowed {most}"),
+        ]
+        for name, section, shape in counts:
+            n, most = len(template.get(section) or {}), limit(name).maximum
+            if n > most:
+                message = "Template format error: " + shape.format(n=n, most=most)
+                break
+    if message is not None:
+        raise DeployFailed(
+            stack,
+            f"ValidationError: {message}",
+            "CloudFormation refuses this template; `privlink render` says why",
         )
 
 

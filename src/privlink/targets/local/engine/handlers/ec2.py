@@ -414,25 +414,101 @@ def security_group_rules(world: World, sg: Resource, direction: str) -> list[dic
 
 @register
 class LaunchTemplateHandler(Handler):
+    """A launch template: its data kept per version (1, 2, ...), as EC2 does; an update of the
+    data makes a new version, which becomes the latest (CloudFormation's `LatestVersionNumber`)."""
+
     type = "AWS::EC2::LaunchTemplate"
     required = ("LaunchTemplateData",)
     create_only = frozenset({"LaunchTemplateName"})
 
     def create(self, op: Op, props: dict[str, Any]) -> Resource:
-        lt_id = op.world.ids.resource_id("lt")
         name = props.get("LaunchTemplateName") or op.generated_name(128)
+        for other in op.world.of_type(self.type):
+            if other.account == op.account and other.region == op.region and other.data["name"] == name:
+                raise SimulatedAwsError(
+                    "InvalidLaunchTemplateName.AlreadyExistsException",
+                    f"Launch template name already in use: {name}",
+                )
+        lt_id = op.world.ids.resource_id("lt")
         return op.add(
             self.type,
             lt_id,
             props,
-            {"LaunchTemplateId": lt_id, "DefaultVersionNumber": "1", "LatestVersionNumber": "1"},
-            {"name": name, "versions": [props["LaunchTemplateData"]]},
+            {
+                "LaunchTemplateId": lt_id,
+                "DefaultVersionNumber": "1",
+                "LatestVersionNumber": "1",
+            },
+            {"name": name, "versions": [props["LaunchTemplateData"]], "tags": _spec_tags(props)},
         )
 
     def update(self, op: Op, res: Resource, old: dict[str, Any], new: dict[str, Any]) -> None:
         super().update(op, res, old, new)
-        res.data["versions"].append(new["LaunchTemplateData"])
-        res.attributes["LatestVersionNumber"] = str(len(res.data["versions"]))
+        if new["LaunchTemplateData"] != old.get("LaunchTemplateData"):
+            res.data["versions"].append(new["LaunchTemplateData"])
+            res.attributes["LatestVersionNumber"] = str(len(res.data["versions"]))
+        res.data["tags"] = _spec_tags(new)
+
+
+def _spec_tags(props: dict[str, Any]) -> dict[str, str]:
+    return {
+        str(t.get("Key")): str(t.get("Value"))
+        for spec in props.get("TagSpecifications") or []
+        for t in spec.get("Tags") or []
+    }
+
+
+def launch_template_data(op: Op, spec: dict[str, Any]) -> dict[str, Any]:
+    """The data of the launch template version an instance's `LaunchTemplate` names, in the
+    instance's property shape (a network interface's `Groups` is an instance's `GroupSet`, an
+    instance profile `{Arn|Name}` its ARN or name)."""
+    wanted_id, wanted_name = spec.get("LaunchTemplateId"), spec.get("LaunchTemplateName")
+    if bool(wanted_id) == bool(wanted_name):
+        raise SimulatedAwsError(
+            "InvalidParameterCombination", "Specify exactly one of LaunchTemplateId or LaunchTemplateName"
+        )
+    lt = next(
+        (
+            cand
+            for cand in op.world.of_type(LaunchTemplateHandler.type)
+            if cand.account == op.account
+            and cand.region == op.region
+            and (cand.id == wanted_id if wanted_id else cand.data["name"] == wanted_name)
+        ),
+        None,
+    )
+    if lt is None:
+        raise SimulatedAwsError(
+            "InvalidLaunchTemplateId.NotFound"
+            if wanted_id
+            else "InvalidLaunchTemplateName.NotFoundException",
+            f"The specified launch template, with template {'ID' if wanted_id else 'name'} "
+            f"{wanted_id or wanted_name}, does not exist.",
+        )
+    version = str(spec.get("Version", "$Default"))
+    versions = lt.data["versions"]
+    if version == "$Latest":
+        number = len(versions)
+    elif version == "$Default":
+        number = int(lt.attributes["DefaultVersionNumber"])
+    elif version.isdigit() and 1 <= int(version) <= len(versions):
+        number = int(version)
+    else:
+        raise SimulatedAwsError(
+            "InvalidLaunchTemplateId.VersionNotFound",
+            f"Could not find launch template version {version} for template {lt.id}",
+        )
+    data = dict(versions[number - 1])
+    if data.get("NetworkInterfaces"):
+        data["NetworkInterfaces"] = [
+            {("GroupSet" if k == "Groups" else k): v for k, v in nic.items()}
+            for nic in data["NetworkInterfaces"]
+        ]
+    profile = data.get("IamInstanceProfile")
+    if isinstance(profile, dict):
+        data["IamInstanceProfile"] = profile.get("Arn") or profile.get("Name")
+    data.pop("TagSpecifications", None)
+    return data
 
 
 @register
@@ -451,30 +527,12 @@ class InstanceHandler(Handler):
     )
 
     def _merged(self, op: Op, props: dict[str, Any]) -> dict[str, Any]:
-        merged = dict(props)
+        """The instance's properties over those of the launch template it names (as EC2 merges
+        RunInstances parameters over a launch template: the request's own win)."""
         spec = props.get("LaunchTemplate")
-        if spec:
-            lt = None
-            for cand in op.world.of_type(LaunchTemplateHandler.type):
-                if cand.account == op.account and (
-                    cand.id == spec.get("LaunchTemplateId")
-                    or cand.data["name"] == spec.get("LaunchTemplateName")
-                ):
-                    lt = cand
-            if lt is None:
-                raise SimulatedAwsError(
-                    "InvalidLaunchTemplateId.NotFound", "The specified launch template does not exist"
-                )
-            version = str(spec.get("Version", "1"))
-            index = (
-                len(lt.data["versions"])
-                if version in ("$Latest",)
-                else int(lt.attributes["DefaultVersionNumber"] if version == "$Default" else version)
-            )
-            data = lt.data["versions"][index - 1]
-            for key, value in data.items():
-                merged.setdefault(key, value)
-        return merged
+        if not spec:
+            return dict(props)
+        return {**launch_template_data(op, spec), **props}
 
     def create(self, op: Op, props: dict[str, Any]) -> Resource:
         merged = self._merged(op, props)
@@ -525,8 +583,12 @@ class InstanceHandler(Handler):
             "eni": op.world.ids.resource_id("eni"),
             "state": "running",
             "user_data": merged.get("UserData", ""),
+            "instance_type": merged.get("InstanceType", ""),
+            "image_id": image,
+            "metadata_options": merged.get("MetadataOptions") or {},
+            "launch_template": (props.get("LaunchTemplate") or {}).get("LaunchTemplateId", ""),
             "iam_instance_profile": profile,
-            "tags": tags_of(merged),
+            "tags": tags_of(props),
         }
         return op.add(self.type, instance_id, props, attrs, data)
 
