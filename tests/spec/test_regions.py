@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from privlink.errors import SpecError
-from privlink.regions import closest_regions, known_regions
+from privlink.partitions import closest_regions, known_regions
 from privlink.spec import parse_spec
 from privlink.spec.demo import demo_spec_text
 from privlink_testing import SRC, run_privlink

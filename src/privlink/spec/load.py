@@ -65,7 +65,7 @@ def validate_spec(data: dict[str, Any], source: str = "privlink.yaml") -> Spec:
 def check_regions(spec: Spec, source: str = "privlink.yaml") -> None:
     """Every region the spec names must be one AWS has (botocore's partition data, no network): a
     misspelt region would otherwise be deployed into (the sandbox) or fail late (AWS)."""
-    from privlink.regions import botocore_version, closest_regions, known_regions
+    from privlink.partitions import botocore_version, closest_regions, known_regions
 
     known = known_regions()
     for field, region in spec.region_fields():
