@@ -146,11 +146,14 @@ def test_same_cidr_two_consumers_and_cross_region(sandbox):
     status = target.up()
     by_name = {c["name"]: c for c in status["consumers"]}
     assert {c["endpoint_state"] for c in by_name.values()} == {"available"}
-    dev = resolve(status["dns"], "hello.internal.company")
-    qa = resolve(status["dns"], "hello.qa.company")
+    dev = resolve(by_name["dev"]["dns"], "hello.internal.company")
+    qa = resolve(by_name["qa"]["dns"], "hello.qa.company")
     assert not set(dev) & set(qa)  # same VPC CIDRs, different loopback addresses
     for address in dev + qa:
         assert http_get(address, 8080)["message"] == "Hello from provider"
+    assert status["dns_answers_as"] == "dev"  # dev's VPC does not resolve qa's private zone
+    with pytest.raises(dns.resolver.NXDOMAIN):
+        resolve(status["dns"], "hello.qa.company")
 
 
 def test_two_consumers_with_the_same_private_name_each_resolve_their_own_endpoint(sandbox):
@@ -173,6 +176,10 @@ def test_two_consumers_with_the_same_private_name_each_resolve_their_own_endpoin
         assert resolve(consumer["dns"], "hello.internal.company") == own[name]
         dns_server, private_name, port = target.probe_plan(name)
         assert dns_server == consumer["dns"] and private_name == "hello.internal.company"
+    # the shared address answers as the first consumer's VPC resolver, and says so: no VPC has a
+    # resolver answering every consumer's names at once
+    assert status["dns_answers_as"] == "dev"
+    assert resolve(status["dns"], "hello.internal.company") == own["dev"]
     # a fault on dev's endpoint breaks dev only: qa's name does not lead to dev's endpoint
     target.inject_fault("endpoint-sg-closed")
     for name, ok in (("dev", False), ("qa", True)):

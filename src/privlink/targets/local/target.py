@@ -460,6 +460,8 @@ class LocalTarget(Target):
             else {"running": False, "hint": "run `privlink up` to start it"}
         )
         report["dns"] = runtime.get("dns", "") if runtime else ""
+        # no VPC resolves every consumer's names: the shared address answers as one VPC's resolver
+        report["dns_answers_as"] = runtime.get("dns_answers_as", "") if runtime else ""
         endpoints_rt = runtime.get("endpoints", {}) if runtime else {}
         faults = self.meta().get("faults", [])
         if faults:

@@ -284,9 +284,11 @@ def _host_source(world: World, vpc_id: str, subnet_ids: list[str]) -> tuple[dp.H
 def _dns(
     world: World, endpoints: list[dp.Endpoint], consumer_names: dict[str, str], addresses: Mapping[str, str]
 ) -> dp.DnsConfig:
-    """The shared server (every name) and one view per consumer VPC (what its resolver answers)."""
+    """One view per consumer VPC (what its resolver answers), and the shared server answering as the
+    first consumer's VPC (public names only without one): no VPC answers every name at once."""
     sources = _dns_sources(world, endpoints)
-    zones, records, aliases = _view(sources, None)
+    first = next((vpc_id for vpc_id in consumer_names if vpc_id in addresses), None)
+    zones, records, aliases = _view(sources, first or "")
     views = []
     for vpc_id, consumer in sorted(consumer_names.items(), key=lambda kv: kv[1]):
         if vpc_id not in addresses:
@@ -302,7 +304,8 @@ def _dns(
                 aliases=v_aliases,
             )
         )
-    return dp.DnsConfig(zones=zones, records=records, aliases=aliases, views=views)
+    answers_as = consumer_names[first] if first else ""
+    return dp.DnsConfig(zones=zones, records=records, aliases=aliases, views=views, answers_as=answers_as)
 
 
 @dataclass(frozen=True)
@@ -343,17 +346,15 @@ def _dns_sources(world: World, endpoints: list[dp.Endpoint]) -> _DnsSources:
     return _DnsSources(public, private, zones)
 
 
-def _view(
-    sources: _DnsSources, vpc_id: str | None
-) -> tuple[list[str], list[dp.DnsRecord], list[dp.DnsAlias]]:
-    """Zones, records and endpoint aliases seen from `vpc_id` (None: from everywhere at once)."""
+def _view(sources: _DnsSources, vpc_id: str) -> tuple[list[str], list[dp.DnsRecord], list[dp.DnsAlias]]:
+    """Zones, records and endpoint aliases seen from `vpc_id` ("": from outside every VPC)."""
     zones: list[str] = ["vpce.amazonaws.com"]
     aliases: list[dp.DnsAlias] = []
     records: list[dp.DnsRecord] = []
     names_to_endpoint = dict(sources.public)
     private_names: dict[str, tuple[str, str | None]] = {}
     for endpoint_vpc, name, endpoint_id in sources.private:
-        if vpc_id in (None, endpoint_vpc):
+        if vpc_id == endpoint_vpc:
             private_names[name] = (endpoint_id, None)
             zones.append(name)
     names_to_endpoint.update(private_names)
@@ -361,7 +362,7 @@ def _view(
         aliases.append(dp.DnsAlias(name=name, endpoint_id=endpoint_id, az_name=az))
     seen = set(names_to_endpoint)
     for zone_name, resolving, zone_records in sources.zones:
-        if not (resolving if vpc_id is None else vpc_id in resolving):
+        if vpc_id not in resolving:
             continue
         zones.append(zone_name)
         for record in zone_records:

@@ -265,9 +265,10 @@ class DnsView(_Model):
 
 
 class DnsConfig(_Model):
-    """The sandbox DNS: the shared server on 127.0.0.1 (every name, for `dig` by hand) and one
-    view per consumer VPC (what `privlink test` asks)."""
+    """The sandbox DNS: one view per consumer VPC (what `privlink test` asks), and the shared server
+    on 127.0.0.1 answering as one of them, `answers_as` (the first consumer's; "": public names only)."""
 
+    answers_as: str = ""
     zones: list[str] = []
     records: list[DnsRecord] = []
     aliases: list[DnsAlias] = []

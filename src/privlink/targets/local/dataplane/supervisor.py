@@ -404,6 +404,7 @@ class DataPlane:
             "loopback_block": cfg.loopback_block,
             "time_scale": self.time_scale,
             "dns": self.dns_address,
+            "dns_answers_as": cfg.dns.answers_as,  # the consumer VPC whose resolver the shared server is
             "dns_views": {
                 v.consumer: f"{v.bind_ip}:{self.dns_port}"
                 for v in cfg.dns.views
