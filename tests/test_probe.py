@@ -28,6 +28,7 @@ def test_every_address_is_connected_at_once_within_the_connect_timeout():
     assert sorted(seen) == [("10.0.0.1", CONNECT_TIMEOUT), ("10.0.0.2", CONNECT_TIMEOUT)]
     assert report.failed_step == "connect"
     assert report.steps[1].detail == (f"10.0.0.1:8080: timed out; 10.0.0.2:8080: timed out ({DROPPED})")
+    assert DROPPED.startswith("on AWS: packets dropped")
     assert "security group" in DROPPED and "not accepted" in DROPPED and "authorization" in DROPPED
 
 

@@ -32,8 +32,8 @@ MAX_BODY = 64 * 1024
 CONNECT_TIMEOUT = 3.0
 # What a connect that times out stands for, on AWS and in the sandbox alike (which drops them too).
 DROPPED = (
-    "on AWS: packets dropped by the endpoint's security group, a connection the service has not "
-    "accepted or a missing Client VPN authorization rule"
+    "on AWS: packets dropped, by the endpoint's security group, a connection the service has not "
+    "accepted, or a Client VPN authorization rule or route that is missing"
 )
 
 
