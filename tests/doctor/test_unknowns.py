@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from privlink.doctor import CHECKS, run_checks
-from privlink.doctor.checks import describe_fix
+from privlink.doctor.checks.observe_errors import describe_fix
 from privlink.observe.model import CONSUMER_PARTS, PRODUCER_PARTS, Observation, ObserveError
 from privlink_testing import skipped_checks
 

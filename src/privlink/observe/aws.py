@@ -16,6 +16,7 @@ from typing import Any
 from privlink.observe.expect import consumer_skeleton, expectations
 from privlink.observe.model import (
     CONSUMER_PARTS,
+    NLB_DEFAULT_IDLE_TIMEOUT,
     PRODUCER_PARTS,
     ClientVpn,
     Consumer,
@@ -47,7 +48,6 @@ from privlink.templates import naming
 Clients = Callable[[str, str, str], Any]
 """clients(account_label, region, service) -> a boto3 client."""
 
-NLB_DEFAULT_IDLE_TIMEOUT = 350  # seconds; `Listener.idle_timeout` None means this default
 NOT_FOUND_CODES = {"InvalidVpcEndpointId.NotFound", "InvalidVpcEndpointServiceId.NotFound"}
 # A failed DescribeVpcEndpoints leaves the endpoint and what is read through it unknown.
 ENDPOINT_PARTS = ("endpoint", "endpoint_addresses", "security_groups")

@@ -100,13 +100,14 @@ def _load_balancer(world, arn: str, runtime: dict[str, Any] | None) -> m.LoadBal
     groups = []
     for listener in world.listeners_of(arn):
         idle = listener.data.get("attributes", {}).get("tcp.idle_timeout.seconds")
+        custom_idle = idle is not None and int(idle) != m.NLB_DEFAULT_IDLE_TIMEOUT
         listeners.append(
             m.Listener(
                 arn=listener.id,
                 port=int(listener.data["port"]),
                 protocol=listener.data.get("protocol", "TCP"),
                 target_group_arns=list(listener.data["target_group_arns"]),
-                idle_timeout=int(idle) if idle is not None and int(idle) != 350 else None,
+                idle_timeout=int(idle) if custom_idle else None,
             )
         )
         for tg_arn in listener.data["target_group_arns"]:

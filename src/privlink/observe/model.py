@@ -83,12 +83,15 @@ class EndpointService(Plain):
     load_balancer_arns: list[str] = Field(default_factory=list)
 
 
+NLB_DEFAULT_IDLE_TIMEOUT = 350  # seconds: the TCP idle timeout of an NLB listener that sets none
+
+
 class Listener(Plain):
     arn: str = ""
     port: int
     protocol: str = "TCP"
     target_group_arns: list[str] = Field(default_factory=list)
-    idle_timeout: int | None = None  # seconds; None = the NLB default (350 s)
+    idle_timeout: int | None = None  # seconds; None = the NLB default (NLB_DEFAULT_IDLE_TIMEOUT)
 
 
 class HealthCheck(Plain):

@@ -11,6 +11,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from privlink.aws_error_codes import ACCESS_DENIED, EXPIRED_CREDENTIALS, THROTTLED
 from privlink.errors import AwsError, BadInput
 from privlink.spec.models import Account, Spec
 
@@ -101,18 +102,18 @@ def aws_error(exc: Exception, service: str, action: str, account: str, region: s
 def hint_for(code: str, message: str, service: str, action: str, account: str) -> str | None:
     """What the user can do about an AWS error code."""
     text = f"{code} {message}"
-    if "AllowMultiRegion" in text or (code in DENIED and "region" in message.lower()):
+    if "AllowMultiRegion" in text or (code in ACCESS_DENIED and "region" in message.lower()):
         return (
             "cross-region PrivateLink needs the permission-only action vpce:AllowMultiRegion; "
             f"grant it to the identity used for account {account}"
         )
-    if code in DENIED:
+    if code in ACCESS_DENIED:
         return f"grant {service}:{action} to the identity used for account {account} (accounts.{account})"
-    if code in EXPIRED:
+    if code in EXPIRED_CREDENTIALS:
         return f"refresh the credentials of accounts.{account} (e.g. aws sso login --profile ...)"
     if code in ("InvalidClientTokenId", "UnrecognizedClientException", "SignatureDoesNotMatch"):
         return f"the credentials of accounts.{account} are not valid; check the profile or role"
-    if code in ("Throttling", "ThrottlingException", "RequestLimitExceeded", "TooManyRequestsException"):
+    if code in THROTTLED:
         return "AWS is throttling requests; wait a minute and run the same command again"
     if code == "InvalidServiceName":
         return (
@@ -120,10 +121,6 @@ def hint_for(code: str, message: str, service: str, action: str, account: str) -
             "endpoint lacks ServiceRegion; check producer.endpoint_service.allowed_principals"
         )
     return None
-
-
-DENIED = {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "AuthorizationError"}
-EXPIRED = {"ExpiredToken", "ExpiredTokenException", "RequestExpired", "TokenRefreshRequired"}
 
 
 class ClientProxy:

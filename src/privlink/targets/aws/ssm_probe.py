@@ -24,10 +24,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from privlink.aws_error_codes import ACCESS_DENIED
 from privlink.errors import PrivlinkError
 from privlink.observe.aws import error_code
 from privlink.probe import CONNECT_TIMEOUT, DROPPED, Clock, ProbeReport, ProbeStep, describe_error
-from privlink.targets.aws.gateway import DENIED
 
 SSM_DOCUMENT = "AWS-RunShellScript"
 SSM_DONE = {"Success", "Failed", "Cancelled", "TimedOut"}
@@ -300,7 +300,7 @@ def run_probe_ssm(
                 TimeoutSeconds=max(30, int(wait)),
             )
         except PrivlinkError as exc:
-            if error_code(exc) not in DENIED:
+            if error_code(exc) not in ACCESS_DENIED:
                 raise
             return fail(send_denied_detail(exc, instance_id, preferred, account, region))
         command_id = sent["Command"]["CommandId"]
