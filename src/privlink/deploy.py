@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from privlink.errors import DeployFailed
-from privlink.templates.stacks import FromLookup, FromOutput, FromStep, Literal, RenderedStack
+from privlink.templates.stacks import FromLookup, FromOutput, FromPlan, FromStep, Literal, RenderedStack
 
 Outputs = Mapping[str, Mapping[str, str]]  # stack name -> output name -> value
 StepValues = Mapping[str, Mapping[str, str]]  # step name -> key -> value
@@ -32,6 +32,8 @@ def describe_binding(binding: object) -> str:
         return repr(binding.value)
     if isinstance(binding, FromLookup):
         return f"{binding.kind} of {', '.join(binding.ids)}"
+    if isinstance(binding, FromPlan):
+        return f"{binding.key} decided by the plan"
     label = account_label_of(binding)
     if label is not None:
         return f"account id of {label}"
@@ -67,13 +69,23 @@ def resolve(
     steps: StepValues,
     account_id: Callable[[str], str],
     lookup: Lookup = no_lookup,
+    overrides: Mapping[str, str] | None = None,
 ) -> tuple[dict[str, str], list[Unresolved]]:
-    """The values that can be resolved now, and the parameters that cannot (yet)."""
+    """The values that can be resolved now, and the parameters that cannot (yet).
+
+    `overrides` (a plan step's values: `FromPlan` decisions, `PrivateDnsEnabled=true`) win over
+    the bindings.
+    """
     values: dict[str, str] = {}
     missing: list[Unresolved] = []
+    overrides = overrides or {}
     for name, binding in stack.parameters.items():
         value: str | None = None
-        if isinstance(binding, FromOutput):
+        if name in overrides:
+            value = overrides[name]
+        elif isinstance(binding, FromPlan):
+            value = None
+        elif isinstance(binding, FromOutput):
             value = outputs.get(binding.stack, {}).get(binding.output)
         elif isinstance(binding, FromStep):
             value = steps.get(binding.step, {}).get(binding.key)
@@ -99,9 +111,10 @@ def bind_parameters(
     steps: StepValues,
     account_id: Callable[[str], str],
     lookup: Lookup = no_lookup,
+    overrides: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
     """Every parameter's value; `DeployFailed` naming the first one that has none."""
-    values, missing = resolve(stack, outputs, steps, account_id, lookup)
+    values, missing = resolve(stack, outputs, steps, account_id, lookup, overrides)
     if missing:
         first = missing[0]
         raise DeployFailed(

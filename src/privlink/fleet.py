@@ -128,19 +128,20 @@ def expand_fleet(spec: Spec) -> list[Consumer]:
 
 
 def render_with_templates(spec: Spec, consumer: Consumer) -> tuple[dict[str, Any], dict[str, ParamBinding]]:
-    """The default renderer: the consumer stack `privlink.templates.render.render_stacks` makes."""
+    """The default renderer: the consumer template with its VPC inside (one StackSet instance is
+    one stack, so the network cannot be a stack of its own)."""
     try:
-        from privlink.templates.render import render_stacks
+        from privlink.templates.consumer import render_consumer
+        from privlink.templates.render import check_renderable
     except ImportError as exc:
         from privlink.errors import PrivlinkError
 
         raise PrivlinkError("consumers_from", "the templates package is not available in this build") from exc
 
     one = spec.model_copy(update={"consumers": [consumer], "consumers_from": None})
-    for stack in render_stacks(one):
-        if stack.name.part == "consumer" and stack.name.consumer == consumer.name:
-            return stack.template, dict(stack.parameters)
-    raise ValueError(f"render_stacks made no consumer stack for {consumer.name}")
+    check_renderable(one)
+    template, bindings = render_consumer(one, consumer, embedded_network=True)
+    return template, dict(bindings)
 
 
 def stack_set_name(link: str, remote: bool) -> str:

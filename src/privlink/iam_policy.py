@@ -302,9 +302,10 @@ CLOUDFORMATION_READ = Group(
 
 IDENTITY = Group(
     "Identity",
-    "region and AZ facts the templates and checks depend on",
+    "region and AZ facts the templates, the plan's AZ choice and the checks depend on",
     (
         "ec2:DescribeAvailabilityZones",
+        "ec2:DescribeInstanceTypeOfferings",
         "ec2:DescribeAccountAttributes",
         "ec2:DescribeRegions",
     ),
@@ -618,7 +619,7 @@ def groups_for(spec: Spec, side: str) -> list[Group]:
                 ami_parameter(
                     partition,
                     "DemoAppImage",
-                    "CloudFormation resolves the public Amazon Linux AMI parameter for the demo app",
+                    "privlink resolves the demo app's public AMI parameter once (and records it)",
                 )
             )
         elif any(t.instance for t in spec.producer.service.targets):
@@ -651,7 +652,7 @@ def groups_for(spec: Spec, side: str) -> list[Group]:
             ami_parameter(
                 partition,
                 "TestInstanceImage",
-                "CloudFormation resolves the public Amazon Linux AMI parameter for the test instance",
+                "privlink resolves the test instance's public AMI parameter once (and records it)",
             )
         )
         groups += [ssm_probe_document(partition), ssm_probe_instances(link, partition), SSM_PROBE_READ]

@@ -333,7 +333,7 @@ def schema_handler_permissions() -> dict[str, dict[str, list[str]]]:
 
 
 def side_of(part: str) -> str:
-    """The side (producer, consumer) that deploys a stack of `part` (producer, consumer, vpn)."""
+    """The side (producer, consumer) that deploys a stack of `part` (producer, network, consumer, vpn)."""
     return "producer" if part == "producer" else "consumer"
 
 

@@ -161,9 +161,14 @@ def run_probe(
     resolver: Resolver | None = None,
     connector: Connector = tcp_connector,
     clock: Clock = time.monotonic,
+    fallback: Resolver | None = None,
 ) -> ProbeReport:
     """Resolve `name` (via `dns_server` or the system), connect to `port` at every address at once
-    (each within `connect_timeout`), GET `path`; never raises."""
+    (each within `connect_timeout`), GET `path`; never raises.
+
+    `fallback`: asked when `dns_server` does not answer (the aws target passes the system resolver:
+    the VPC's resolver is reachable only over the VPN), and the step says so.
+    """
     report = ProbeReport(name=name, port=port, dns_server=dns_server)
     if resolver is None:
         resolver = dns_resolver(dns_server) if dns_server else system_resolver
@@ -183,7 +188,21 @@ def run_probe(
         if is_ip(name):
             addresses.append(name)
             return f"{name} is an address"
-        addresses.extend(resolver(name, timeout))
+        try:
+            addresses.extend(resolver(name, timeout))
+        except Exception as exc:
+            if fallback is None:
+                raise
+            why = describe_error(exc)
+            try:
+                addresses.extend(fallback(name, timeout))
+            except Exception as again:
+                raise ProbeFailed(
+                    f"{why}; the system resolver: {describe_error(again)} (is the VPN connected? "
+                    f"its routes reach {dns_server})"
+                ) from again
+            found = ", ".join(addresses)
+            return f"{name} -> {found} (via the system resolver: {dns_server} did not answer: {why})"
         return f"{name} -> {', '.join(addresses)}" + (f" (via {dns_server})" if dns_server else "")
 
     socks: list[tuple[str, socket.socket]] = []

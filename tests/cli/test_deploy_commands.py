@@ -7,8 +7,9 @@ import pytest
 
 from privlink.cli import main
 from privlink.errors import DeployFailed
+from privlink.lifecycle.model import LifecyclePlan, Step, StepKind
 from privlink.spec.demo import demo_spec_text
-from privlink.targets.base import ActionResult, Connection, PlannedChange, Target
+from privlink.targets.base import ActionResult, Connection, PlannedChange, PlanReport, Target
 from privlink_testing import run_privlink
 
 
@@ -21,7 +22,39 @@ class RecordingTarget(Target):
 
     def plan(self, progress=None):
         progress("comparing")
-        return [PlannedChange("privlink-hello-producer", "Add", "Service", "AWS::EC2::VPCEndpointService")]
+        deploy = "deploy:privlink-hello-producer"
+        plan = LifecyclePlan(
+            "up",
+            (
+                Step(
+                    "import-certificates:dev",
+                    StepKind.IMPORT_CERTIFICATES,
+                    "dev",
+                    "eu-central-1",
+                    expected_seconds=5,
+                ),
+                Step(
+                    deploy,
+                    StepKind.DEPLOY,
+                    "prod",
+                    "eu-central-1",
+                    stack_name="privlink-hello-producer",
+                    expected_seconds=230,
+                    why="the producer",
+                ),
+                Step(
+                    "wait-healthy",
+                    StepKind.WAIT_HEALTHY,
+                    "prod",
+                    "eu-central-1",
+                    after=(deploy,),
+                    expected_seconds=30,
+                    measured_from=deploy,
+                ),
+            ),
+        )
+        change = PlannedChange("privlink-hello-producer", "Add", "Service", "AWS::EC2::VPCEndpointService")
+        return PlanReport(plan, {deploy: [change]})
 
     def up(self, progress=None):
         self.calls.append(("up",))
@@ -110,15 +143,26 @@ def cli(tmp_path, monkeypatch, capsys):
 def test_plan_text_and_json(cli):
     code, out, err = cli("plan")
     assert code == 0 and "VPCEndpointService" in out and "comparing" in err
+    assert "expected wall time of up: 260 s (4 min 20 s)" in out
+    assert "critical path: deploy:privlink-hello-producer -> wait-healthy" in out
     code, out, _ = cli("plan", "--output", "json")
-    assert json.loads(out) == [
+    plan = json.loads(out)
+    assert plan["schema"] == "privlink/plan/v1"
+    assert (plan["action"], plan["expected_seconds"]) == ("up", 260)
+    assert plan["critical_path"] == ["deploy:privlink-hello-producer", "wait-healthy"]
+    assert [s["id"] for s in plan["steps"]] == [
+        "import-certificates:dev",
+        "deploy:privlink-hello-producer",
+        "wait-healthy",
+    ]
+    producer = plan["steps"][1]
+    assert producer["after"] == [] and producer["expected_finish"] == 230
+    assert producer["changes"] == [
         {
             "stack": "privlink-hello-producer",
             "action": "Add",
             "logical_id": "Service",
             "resource_type": "AWS::EC2::VPCEndpointService",
-            "replacement": "",
-            "detail": "",
         }
     ]
 

@@ -14,6 +14,7 @@ def test_render_writes_every_stack_without_credentials(tmp_path):
     names = sorted(p.name for p in out.iterdir())
     assert names == [
         "privlink-hello-consumer-dev.json",
+        "privlink-hello-network-dev.json",
         "privlink-hello-producer.json",
         "privlink-hello-vpn-dev.json",
     ]

@@ -53,4 +53,4 @@ def test_consumer_accounts_without_a_principal_reach_a_limit_with_one_line(n):
 
 def test_two_hundred_consumers_with_principals_render():
     stacks = render_stacks(many_consumers(200, with_principal=True))
-    assert len(stacks) == 201
+    assert len(stacks) == 401  # the producer, and a network and a consumer stack each

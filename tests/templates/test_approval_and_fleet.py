@@ -70,9 +70,14 @@ def test_fleet_accounts_are_allowed_principals_and_its_regions_supported():
         {"Fn::Sub": "arn:${AWS::Partition}:iam::${AccountIdDev}:root"},
         *[f"arn:aws:iam::{a}:root" for a in FLEET_ACCOUNTS],
     ]
-    assert props(t, ENDPOINT_SERVICE)["SupportedRegions"] == ["eu-west-1"]
+    assert props(t, ENDPOINT_SERVICE)["SupportedRegions"] == ["eu-central-1", "eu-west-1"]
     # the fleet is not a stack of render_stacks: it is deployed as StackSets by the aws target
-    assert [s.name.part for s in render_stacks(SPECS["fleet-accounts"])] == ["producer", "consumer", "vpn"]
+    assert [s.name.part for s in render_stacks(SPECS["fleet-accounts"])] == [
+        "producer",
+        "network",
+        "consumer",
+        "vpn",
+    ]
 
 
 def test_fleet_ou_allows_any_principal_and_has_the_registry():

@@ -8,7 +8,12 @@ from spec_variants import EXISTING_PRODUCER_SUBNETS, variants
 
 from privlink.templates import naming
 from privlink.templates.render import render_stacks, render_template_json
-from privlink.templates.stacks import LOOKUP_SUBNET_AZ_IDS, LOOKUP_VPC_CIDR, FromAccount, FromLookup
+from privlink.templates.stacks import LOOKUP_SUBNET_AZ_IDS, LOOKUP_VPC_CIDR, FromAccount, FromLookup, FromPlan
+
+PLANNED = {
+    naming.PARAM_AZ_IDS: FromPlan("az-ids"),
+    naming.PARAM_DEMO_IMAGE_ID: FromPlan(f"image:{naming.DEMO_IMAGE_SSM_PATH}"),
+}
 
 SPECS = variants()
 
@@ -44,7 +49,9 @@ def test_new_vpc_has_dns_on_private_subnets_and_no_internet():
     assert [s["Properties"]["CidrBlock"] for s in subnets.values()] == ["10.20.1.0/24", "10.20.2.0/24"]
     for i, s in enumerate(subnets.values()):
         assert s["Properties"]["MapPublicIpOnLaunch"] is False
-        assert s["Properties"]["AvailabilityZone"] == {"Fn::Select": [i, {"Fn::GetAZs": ""}]}
+        # AZ IDs decided before deploying, never AZ names (they map differently per account)
+        assert s["Properties"]["AvailabilityZoneId"] == {"Fn::Select": [i, {"Ref": naming.PARAM_AZ_IDS}]}
+        assert "AvailabilityZone" not in s["Properties"]
     assert len(of_type(t, "AWS::EC2::RouteTable")) == 1
     assocs = of_type(t, "AWS::EC2::SubnetRouteTableAssociation")
     assert sorted(a["Properties"]["SubnetId"]["Ref"] for a in assocs.values()) == sorted(subnets)
@@ -127,8 +134,12 @@ def test_proxy_protocol_idle_timeout_cross_zone_and_health_check_from_spec():
 def test_demo_instances_private_imdsv2_tagged_with_user_data():
     t = producer("default")
     image = t["Parameters"][naming.PARAM_DEMO_IMAGE_ID]
-    assert image["Type"] == "AWS::SSM::Parameter::Value<AWS::EC2::Image::Id>"
-    assert image["Default"] == "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
+    # a plain AMI ID resolved once by the plan: an SSM-typed parameter is re-resolved at every change
+    # set, and a new AMI would replace both targets
+    assert image["Type"] == "AWS::EC2::Image::Id" and "Default" not in image
+    assert stacks("default")["producer"].parameters[naming.PARAM_DEMO_IMAGE_ID] == FromPlan(
+        "image:/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
+    )
     (template_id,) = of_type(t, "AWS::EC2::LaunchTemplate")
     data = props(t, template_id)["LaunchTemplateData"]
     assert data["InstanceType"] == "t3.micro"
@@ -216,7 +227,7 @@ def test_endpoint_service_permissions_and_notifications():
     assert perms["ServiceId"] == {"Ref": "EndpointService"}
     assert perms["AllowedPrincipals"] == [{"Fn::Sub": "arn:${AWS::Partition}:iam::${AccountIdDev}:root"}]
     assert t["Parameters"]["AccountIdDev"]["AllowedPattern"] == r"^\d{12}$"
-    assert s.parameters == {"AccountIdDev": FromAccount("dev")}
+    assert s.parameters == {**PLANNED, "AccountIdDev": FromAccount("dev")}
     policy = props(t, "NotificationTopicPolicy")
     (statement,) = policy["PolicyDocument"]["Statement"]
     assert statement["Principal"] == {"Service": "vpce.amazonaws.com"}
@@ -237,12 +248,13 @@ def test_principals_from_extras_role_arn_and_explicit_principal():
         "arn:aws:iam::222222222222:role/privlink",
         "arn:aws:iam::333333333333:role/ops",
     ]
-    assert s.parameters == {"AccountIdDev": FromAccount("dev")}
+    assert s.parameters == {**PLANNED, "AccountIdDev": FromAccount("dev")}
 
 
-def test_cross_region_lists_supported_regions():
+def test_cross_region_lists_supported_regions_with_the_host_region():
+    # the host region too, as AWS reports it (and never removes it): an update never tries to
     svc = props(producer("cross-region"), "EndpointService")
-    assert svc["SupportedRegions"] == ["eu-west-2"]
+    assert svc["SupportedRegions"] == ["us-east-1", "eu-west-2"]
 
 
 def test_private_dns_name_and_no_notifications():

@@ -6,28 +6,26 @@ from spec_variants import edited, variants
 from privlink.errors import SpecError
 from privlink.templates.naming import account_id_param
 from privlink.templates.render import check_renderable, render_stacks
-from privlink.templates.stacks import deploy_batches
 
 SPECS = variants()
 
 
 def test_stacks_in_order_with_dependencies():
     stacks = render_stacks(SPECS["two-consumers"])
-    assert [s.stack_name for s in stacks] == [
-        "privlink-hello-producer",
-        "privlink-hello-consumer-dev",
-        "privlink-hello-consumer-qa",
-        "privlink-hello-consumer-ops",
-        "privlink-hello-vpn-dev",
+    assert [(s.stack_name, s.depends_on) for s in stacks] == [
+        ("privlink-hello-producer", ()),
+        ("privlink-hello-network-dev", ()),
+        ("privlink-hello-consumer-dev", ("privlink-hello-producer", "privlink-hello-network-dev")),
+        # the Client VPN needs the consumer's VPC only, not its endpoint (nor the producer)
+        ("privlink-hello-vpn-dev", ("privlink-hello-network-dev",)),
+        ("privlink-hello-network-qa", ()),
+        ("privlink-hello-consumer-qa", ("privlink-hello-producer", "privlink-hello-network-qa")),
+        ("privlink-hello-network-ops", ()),
+        ("privlink-hello-consumer-ops", ("privlink-hello-producer", "privlink-hello-network-ops")),
     ]
-    assert [(s.account, s.region) for s in stacks[:3]] == [
-        ("prod", "eu-central-1"),
-        ("dev", "eu-central-1"),
-        ("qa", "eu-central-1"),
-    ]
-    batches = [[s.stack_name for s in b] for b in deploy_batches(stacks)]
-    assert batches[0] == ["privlink-hello-producer"]
-    assert batches[2] == ["privlink-hello-vpn-dev"]
+    assert [(s.account, s.region) for s in stacks[:5]] == [("prod", "eu-central-1")] + [
+        ("dev", "eu-central-1")
+    ] * 3 + [("qa", "eu-central-1")]
 
 
 def more_consumer_azs(d):
@@ -91,8 +89,8 @@ def test_az_counts_shape_subnets_associations_and_az_ids(producer_azs):
         d["producer"]["vpc"]["azs"] = producer_azs
         d["consumers"][0]["vpc"]["azs"] = producer_azs
 
-    producer, consumer, vpn = render_stacks(edited(azs))
-    for stack in (producer, consumer):
+    producer, network, consumer, vpn = render_stacks(edited(azs))
+    for stack in (producer, network):
         subnets = [r for r in stack.template["Resources"].values() if r["Type"] == "AWS::EC2::Subnet"]
         assert len(subnets) == producer_azs
     assert len(producer.template["Outputs"]["AvailabilityZoneIds"]["Value"]["Fn::Join"][1]) == producer_azs
@@ -102,10 +100,19 @@ def test_az_counts_shape_subnets_associations_and_az_ids(producer_azs):
         if r["Type"] == "AWS::EC2::ClientVpnTargetNetworkAssociation"
     ]
     assert len(associations) == producer_azs
+    # one change at a time on the Client VPN endpoint: each association waits for the previous one
+    chain = [r.get("DependsOn") for r in associations]
+    assert chain == [None] + [[f"ClientVpnAssociation{i}"] for i in range(1, producer_azs)]
+    assert vpn.template["Resources"]["ClientVpnAuthorizationRule"]["DependsOn"] == [
+        f"ClientVpnAssociation{producer_azs}"
+    ]
+    # the consumer stack takes the network's subnets (all of them)
+    selects = consumer.template["Resources"]["Endpoint"]["Properties"]["SubnetIds"]
+    assert [s["Fn::Select"][0] for s in selects] == list(range(producer_azs))
 
 
 def test_producer_only_spec_renders_one_stack_with_no_principals():
     (stack,) = render_stacks(SPECS["producer-only"])
     permissions = stack.template["Resources"]["EndpointServicePermissions"]["Properties"]
     assert permissions["AllowedPrincipals"] == []
-    assert stack.parameters == {}
+    assert set(stack.parameters) == {"AvailabilityZoneIds", "DemoImageId"}  # both decided by the plan

@@ -7,6 +7,7 @@ from spec_variants import EXISTING_CONSUMER_SUBNETS, edited, variants, with_test
 
 from privlink.templates import naming
 from privlink.templates.render import render_stacks
+from privlink.templates.stacks import FromPlan
 from privlink.templates.test_instance import (
     INSTANCE,
     PROFILE,
@@ -58,7 +59,7 @@ def test_instance_is_private_imdsv2_only_and_encrypted(t):
     assert instance["IamInstanceProfile"] == {"Ref": PROFILE}
     [nic] = instance["NetworkInterfaces"]
     assert nic["AssociatePublicIpAddress"] is False
-    assert nic["SubnetId"] == {"Ref": "PrivateSubnet1"}
+    assert nic["SubnetId"] == {"Fn::Select": [0, {"Ref": naming.PARAM_SUBNET_IDS}]}  # the first subnet
     assert nic["GroupSet"] == [{"Ref": SECURITY_GROUP}]
     assert instance["MetadataOptions"]["HttpTokens"] == "required"
     assert instance["MetadataOptions"]["HttpPutResponseHopLimit"] == 1
@@ -70,18 +71,19 @@ def test_instance_is_private_imdsv2_only_and_encrypted(t):
 
 
 def test_ami_is_the_al2023_parameter_of_the_instance_types_architecture(t):
+    # A plain AMI ID the plan resolves once from the public SSM parameter and records: CloudFormation
+    # would re-resolve an SSM-typed parameter at every change set and replace the instance.
     arm = t["Parameters"][naming.PARAM_TEST_INSTANCE_IMAGE_ID]
-    assert arm["Type"] == "AWS::SSM::Parameter::Value<AWS::EC2::Image::Id>"
-    assert arm["Default"] == "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-arm64"
-    x86 = consumer_template(SPECS["test-instance-x86-existing-vpc"])
-    assert props(x86, INSTANCE)["InstanceType"] == "t3.micro"
-    assert (
-        x86["Parameters"][naming.PARAM_TEST_INSTANCE_IMAGE_ID]["Default"]
-        == "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
-    )
-    # the AMI parameter resolves itself: the targets bind nothing for it
+    assert arm["Type"] == "AWS::EC2::Image::Id" and "Default" not in arm
     stack = next(s for s in render_stacks(SPECS["test-instance"]) if s.stack_name == CONSUMER)
-    assert naming.PARAM_TEST_INSTANCE_IMAGE_ID not in stack.parameters
+    assert stack.parameters[naming.PARAM_TEST_INSTANCE_IMAGE_ID] == FromPlan(
+        "image:/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-arm64"
+    )
+    x86 = next(s for s in render_stacks(SPECS["test-instance-x86-existing-vpc"]) if s.stack_name == CONSUMER)
+    assert props(x86.template, INSTANCE)["InstanceType"] == "t3.micro"
+    assert x86.parameters[naming.PARAM_TEST_INSTANCE_IMAGE_ID] == FromPlan(
+        "image:/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
+    )
 
 
 def test_role_has_only_the_ssm_core_managed_policy_and_only_ec2_assumes_it(t):
@@ -120,7 +122,9 @@ def test_ssm_endpoints_use_private_dns_and_admit_https_from_the_instance_only(t)
         assert endpoint["ServiceName"] == {"Fn::Sub": f"com.amazonaws.${{AWS::Region}}.{service}"}
         assert endpoint["VpcEndpointType"] == "Interface"
         assert endpoint["PrivateDnsEnabled"] is True
-        assert endpoint["SubnetIds"] == [{"Ref": "PrivateSubnet1"}, {"Ref": "PrivateSubnet2"}]
+        assert endpoint["SubnetIds"] == [
+            {"Fn::Select": [i, {"Ref": naming.PARAM_SUBNET_IDS}]} for i in range(2)
+        ]
         assert endpoint["SecurityGroupIds"] == [{"Ref": SSM_ENDPOINT_SECURITY_GROUP}]
     group = props(t, SSM_ENDPOINT_SECURITY_GROUP)
     [rule] = group["SecurityGroupIngress"]

@@ -129,7 +129,10 @@ def run_test(target: Any, spec: Any, consumer: str, via: str, instance: str | No
         raise BadInput("--via", "ssm needs the aws target", "use --via local, or --target aws")
     dns_server, private_name, port = target.probe_plan(consumer)
     if via == "local":
-        return run_probe(private_name, port, dns_server)
+        from privlink.probe import system_resolver
+
+        fallback = system_resolver if getattr(target, "resolver_falls_back", False) else None
+        return run_probe(private_name, port, dns_server, fallback=fallback)
     return target.probe_ssm(consumer, private_name, port, instance)
 
 

@@ -40,14 +40,33 @@ def plan(
     ctx: typer.Context,
     output: OutputFormat = typer.Option(OutputFormat.text, "--output", "-o", help="text or json."),
 ) -> None:
-    """What `up` would create, change or delete."""
+    """The steps of `up`, their expected time and critical path, and what each would change."""
     target = globals_of(ctx).target_for()
-    changes = target.plan(progress=stderr)
+    report = target.plan(progress=stderr)
     if output == OutputFormat.json:
-        emit_json([asdict(c) for c in changes])
+        emit_json(report.to_json())
         return
+    plan = report.plan
+    times = plan.schedule()
+    console = _console()
+    steps = []
+    for i, step in enumerate(plan.order()):
+        earlier = {s.id for s in plan.order()[:i]}
+        after = "every step above" if i > 3 and set(step.after) == earlier else ", ".join(step.after) or "-"
+        steps.append([step.id, after, f"{times[step.id][0]:.0f}-{times[step.id][1]:.0f}", step.why])
+    console.print(_table("steps of up", ["step", "after", "expected s", "what"], steps))
+    console.print(f"expected wall time of up: {_duration(plan.expected_seconds())}")
+    console.print("critical path: " + " -> ".join(s.id for s in plan.critical_path()))
+    for note in plan.notes:
+        console.print(f"note: {note}")
+    changes = report.lines()
     rows = [[c.stack, c.action, c.logical_id, c.resource_type, c.replacement, c.detail] for c in changes]
-    _console().print(_table("plan", ["stack", "action", "resource", "type", "replacement", "detail"], rows))
+    console.print(_table("changes", ["stack", "action", "resource", "type", "replacement", "detail"], rows))
+
+
+def _duration(seconds: float) -> str:
+    minutes, rest = divmod(round(seconds), 60)
+    return f"{seconds:.0f} s ({minutes} min {rest:02d} s)" if minutes else f"{seconds:.0f} s"
 
 
 def up(

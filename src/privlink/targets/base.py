@@ -8,7 +8,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from privlink.lifecycle.model import LifecyclePlan, PlannedChange
 from privlink.spec.models import Spec
+
+__all__ = ["PlannedChange", "PlanReport", "Target", "make_target"]
 
 Progress = Callable[[str], None]
 """Receives one human-readable progress line (written to stderr by the CLI)."""
@@ -19,15 +22,19 @@ def no_progress(_line: str) -> None:
 
 
 @dataclass(frozen=True)
-class PlannedChange:
-    """One line of a plan: what would happen to one resource of one stack."""
+class PlanReport:
+    """What `privlink plan` shows: the lifecycle plan of `up` and, per step, its changes (on aws
+    the change set's lines; on local the template compared with the sandbox's stack)."""
 
-    stack: str
-    action: str  # Add | Modify | Remove | Create stack | Delete stack | No change | Step
-    logical_id: str = ""
-    resource_type: str = ""
-    replacement: str = ""
-    detail: str = ""
+    plan: LifecyclePlan
+    changes: dict[str, list[PlannedChange]] = field(default_factory=dict)
+
+    def lines(self) -> list[PlannedChange]:
+        """Every step's changes, in the plan's order."""
+        return [line for step in self.plan.order() for line in self.changes.get(step.id, [])]
+
+    def to_json(self) -> dict[str, Any]:
+        return self.plan.to_json(self.changes)
 
 
 @dataclass(frozen=True)
@@ -61,8 +68,8 @@ class Target(ABC):
         self.warn = warn  # warnings for the user (stderr), e.g. a stale state file ignored
 
     @abstractmethod
-    def plan(self, progress: Progress = no_progress) -> list[PlannedChange]:
-        """What `up` would create, change or delete."""
+    def plan(self, progress: Progress = no_progress) -> PlanReport:
+        """The plan of `up`: its steps, their expected times, and what each would change."""
 
     @abstractmethod
     def up(self, progress: Progress = no_progress) -> dict[str, Any]:

@@ -1,5 +1,13 @@
-"""A consumer stack: VPC, endpoint security group, interface endpoint, private hosted zone + alias,
-and the optional test instance with its SSM endpoints (`privlink.templates.test_instance`)."""
+"""A consumer stack: endpoint security group, interface endpoint, private hosted zone + alias, and
+the optional test instance with its SSM endpoints (`privlink.templates.test_instance`).
+
+The consumer's VPC is its network stack's (`privlink.templates.network.render_network`) when
+privlink creates it, or an existing one; only the `consumers_from` StackSet embeds the VPC (one
+StackSet instance is one stack). The endpoint's private DNS is the `PrivateDnsEnabled` parameter:
+false at creation when the service requires acceptance, since AWS refuses private DNS on an
+endpoint whose connection is not accepted yet (terraform-provider-aws #7148, PR #37628), then true
+by the plan's `enable-private-dns:<c>` stack update.
+"""
 
 from __future__ import annotations
 
@@ -18,8 +26,15 @@ from troposphere.route53 import (
 from privlink.spec.models import Consumer, Spec
 from privlink.templates import naming
 from privlink.templates.builder import StackBuilder
-from privlink.templates.network import AzByIdParameter, AzByName, AzPlacement, add_network
-from privlink.templates.stacks import FromOutput, ParamBinding
+from privlink.templates.network import (
+    AzByIdParameter,
+    AzByName,
+    AzPlacement,
+    Network,
+    add_network,
+    reference_vpc,
+)
+from privlink.templates.stacks import FromOutput, Literal, ParamBinding
 from privlink.templates.test_instance import add_test_instance
 
 ENDPOINT = "Endpoint"
@@ -33,8 +48,51 @@ NO_EGRESS = SecurityGroupRule(
 )
 
 
-def render_consumer(spec: Spec, consumer: Consumer) -> tuple[dict[str, Any], dict[str, ParamBinding]]:
-    """The template of one consumer and its parameter bindings."""
+def private_dns_at_creation(spec: Spec, consumer: Consumer) -> bool:
+    """Whether the endpoint is created with private DNS on: only when nothing must accept it first."""
+    return consumer.private_dns_enabled and not spec.producer.endpoint_service.acceptance_required
+
+
+def network_parameters(b: StackBuilder, spec: Spec, consumer: Consumer) -> Network:
+    """The consumer's new VPC as parameters bound to its network stack's outputs (re-exported as the
+    consumer stack's own VpcId/VpcCidr/SubnetIds outputs, which `status` and `doctor` read)."""
+    assert consumer.vpc.cidr is not None
+    network = naming.network_stack(spec.name, consumer.name).name
+    vpc_id = b.parameter(
+        naming.PARAM_VPC_ID,
+        FromOutput(network, naming.OUT_VPC_ID),
+        Type="String",
+        AllowedPattern=r"^vpc-[0-9a-f]+$",
+        Description="The consumer VPC (from its network stack)",
+    )
+    subnets = b.parameter(
+        naming.PARAM_SUBNET_IDS,
+        FromOutput(network, naming.OUT_SUBNET_IDS),
+        Type="CommaDelimitedList",
+        Description="The consumer's private subnets, one per AZ (from its network stack)",
+    )
+    net = Network(
+        vpc_id=Ref(vpc_id),
+        vpc_cidr=consumer.vpc.cidr,
+        subnet_ids=[Select(i, Ref(subnets)) for i in range(consumer.vpc.az_count)],
+        az_ids=None,
+        subnet_cidrs=[],
+        created=False,
+    )
+    b.output(naming.OUT_VPC_ID, net.vpc_id, "The VPC (its network stack's)")
+    b.output(naming.OUT_VPC_CIDR, net.vpc_cidr, "The VPC's IPv4 CIDR")
+    b.output(naming.OUT_SUBNET_IDS, Join(",", Ref(subnets)), "The private subnets, one per AZ")
+    return net
+
+
+def render_consumer(
+    spec: Spec, consumer: Consumer, embedded_network: bool = False
+) -> tuple[dict[str, Any], dict[str, ParamBinding]]:
+    """The template of one consumer and its parameter bindings.
+
+    `embedded_network`: the VPC inside this stack (the `consumers_from` StackSet's template);
+    otherwise a new VPC comes from the consumer's network stack.
+    """
     producer_stack = naming.producer_stack(spec.name).name
     cross_region = spec.is_cross_region(consumer)
     b = StackBuilder(
@@ -49,18 +107,26 @@ def render_consumer(spec: Spec, consumer: Consumer) -> tuple[dict[str, Any], dic
         AllowedPattern=r"^com\.amazonaws\.vpce\.[a-z0-9-]+\.vpce-svc-[0-9a-f]+$",
         Description="The producer's endpoint service name",
     )
-    placement: AzPlacement = AzByName()
-    if not cross_region and consumer.vpc.cidr is not None:
-        # Endpoints can only go where the service's NLB has a subnet: match the producer's AZ IDs
-        # (names map to different IDs in different accounts).
-        b.parameter(
-            naming.PARAM_SERVICE_AZ_IDS,
-            FromOutput(producer_stack, naming.OUT_AZ_IDS),
-            Type="CommaDelimitedList",
-            Description="The AZ IDs the endpoint service serves; subnet i goes in AZ ID i",
-        )
-        placement = AzByIdParameter(naming.PARAM_SERVICE_AZ_IDS)
-    net = add_network(b, consumer.vpc, placement)
+    if consumer.vpc.cidr is None:
+        net = reference_vpc(b, consumer.vpc, want_az_ids=False)
+        b.output(naming.OUT_VPC_ID, net.vpc_id, "The VPC")
+        b.output(naming.OUT_VPC_CIDR, net.vpc_cidr, "The VPC's IPv4 CIDR")
+        b.output(naming.OUT_SUBNET_IDS, Join(",", net.subnet_ids), "The private subnets, one per AZ")
+    elif not embedded_network:
+        net = network_parameters(b, spec, consumer)
+    else:
+        placement: AzPlacement = AzByName()
+        if not cross_region:
+            # Endpoints can only go where the service's NLB has a subnet: match the producer's AZ IDs
+            # (names map to different IDs in different accounts).
+            b.parameter(
+                naming.PARAM_SERVICE_AZ_IDS,
+                FromOutput(producer_stack, naming.OUT_AZ_IDS),
+                Type="CommaDelimitedList",
+                Description="The AZ IDs the endpoint service serves; subnet i goes in AZ ID i",
+            )
+            placement = AzByIdParameter(naming.PARAM_SERVICE_AZ_IDS)
+        net = add_network(b, consumer.vpc, placement)
 
     ingress = [
         SecurityGroupRule(
@@ -99,6 +165,17 @@ def render_consumer(spec: Spec, consumer: Consumer) -> tuple[dict[str, Any], dic
         ),
         name=f"privlink-{spec.name}-{consumer.name}-endpoint",
     )
+    private_dns: Any = consumer.private_dns_enabled
+    if consumer.private_dns_enabled:
+        private_dns = Ref(
+            b.parameter(
+                naming.PARAM_PRIVATE_DNS_ENABLED,
+                Literal("true" if private_dns_at_creation(spec, consumer) else "false"),
+                Type="String",
+                AllowedValues=["true", "false"],
+                Description="Private DNS on the endpoint: false until its connection is accepted",
+            )
+        )
     endpoint = VPCEndpoint(
         ENDPOINT,
         VpcEndpointType="Interface",
@@ -106,7 +183,7 @@ def render_consumer(spec: Spec, consumer: Consumer) -> tuple[dict[str, Any], dic
         VpcId=net.vpc_id,
         SubnetIds=net.subnet_ids,
         SecurityGroupIds=[Ref(group)],
-        PrivateDnsEnabled=consumer.private_dns_enabled,
+        PrivateDnsEnabled=private_dns,
     )
     if cross_region:
         endpoint.ServiceRegion = spec.producer.region

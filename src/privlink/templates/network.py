@@ -2,7 +2,13 @@
 
 A new VPC gets DNS support and hostnames on (interface endpoints with private DNS need both), one
 private subnet per AZ (`subnet_cidrs`), no public IPs, and one route table with only the local
-route: no internet gateway, no NAT.
+route: no internet gateway, no NAT. Its subnets go in the AZ IDs of a parameter the lifecycle plan
+fills (`AvailabilityZoneIds`, decided up front from the accounts' AZs), never in AZ names: names
+map to different AZs in different accounts.
+
+A consumer's new VPC is a stack of its own (`render_network`, `privlink-<link>-network-<c>`): it
+does not depend on the producer, so it deploys from the start, and the Client VPN (minutes of
+subnet associations) needs only it, not the consumer's endpoint.
 
 An existing VPC (`vpc: {id, subnet_ids}`) is referenced by its IDs. CloudFormation cannot read
 the CIDR or the AZ IDs of resources it does not manage, so those come in as parameters bound with
@@ -12,7 +18,7 @@ the CIDR or the AZ IDs of resources it does not manage, so those come in as para
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from troposphere import GetAtt, GetAZs, Join, Ref, Select
 from troposphere.ec2 import VPC, RouteTable, Subnet, SubnetRouteTableAssociation
@@ -23,8 +29,14 @@ from privlink.templates.builder import StackBuilder
 from privlink.templates.stacks import (
     LOOKUP_SUBNET_AZ_IDS,
     LOOKUP_VPC_CIDR,
+    PLAN_AZ_IDS,
     FromLookup,
+    FromPlan,
+    ParamBinding,
 )
+
+if TYPE_CHECKING:
+    from privlink.spec.models import Consumer, Spec
 
 CIDR_PATTERN = r"^(\d{1,3}\.){3}\d{1,3}/\d{1,2}$"
 VPC_ID = "Vpc"
@@ -42,9 +54,19 @@ class AzByName:
 
 @dataclass(frozen=True)
 class AzByIdParameter:
-    """Place subnet i in the i-th AZ ID of a CommaDelimitedList parameter (the service's AZ IDs)."""
+    """Place subnet i in the i-th AZ ID of a CommaDelimitedList parameter.
+
+    With a `binding` the network declares the parameter itself (the plan's decided AZ IDs);
+    without, the template declares it (the fleet's `ServiceAvailabilityZoneIds`).
+    """
 
     parameter: str
+    binding: ParamBinding | None = None
+
+
+def planned_az_ids() -> AzByIdParameter:
+    """Subnets in the AZ IDs the lifecycle plan decides (`privlink.lifecycle.placement`)."""
+    return AzByIdParameter(naming.PARAM_AZ_IDS, FromPlan(PLAN_AZ_IDS))
 
 
 AzPlacement = AzByName | AzByIdParameter
@@ -78,6 +100,13 @@ def add_network(b: StackBuilder, vpc: Vpc, placement: AzPlacement, want_az_ids: 
 
 def add_new_vpc(b: StackBuilder, cidr: str, azs: int, placement: AzPlacement) -> Network:
     prefix = f"privlink-{b.link}-{b.part}"
+    if isinstance(placement, AzByIdParameter) and placement.binding is not None:
+        b.parameter(
+            placement.parameter,
+            placement.binding,
+            Type="CommaDelimitedList",
+            Description="The AZ IDs of the subnets, in order (decided by privlink before deploying)",
+        )
     vpc = b.add(VPC(VPC_ID, CidrBlock=cidr, EnableDnsSupport=True, EnableDnsHostnames=True), name=prefix)
     table = b.add(RouteTable(ROUTE_TABLE, VpcId=Ref(vpc)), name=f"{prefix}-private")
     cidrs = subnet_cidrs(cidr, azs)
@@ -140,3 +169,15 @@ def reference_vpc(b: StackBuilder, vpc: Vpc, want_az_ids: bool) -> Network:
         subnet_cidrs=[],
         created=False,
     )
+
+
+def render_network(spec: Spec, consumer: Consumer) -> tuple[dict[str, Any], dict[str, ParamBinding]]:
+    """The network stack of a consumer that creates its VPC: VPC, subnets, route table."""
+    assert consumer.vpc.cidr is not None
+    b = StackBuilder(
+        link=spec.name,
+        part=naming.NETWORK,
+        description=f"privlink {spec.name}: consumer {consumer.name}'s VPC and private subnets",
+    )
+    add_network(b, consumer.vpc, planned_az_ids())
+    return b.finish(), b.bindings

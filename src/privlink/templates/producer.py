@@ -34,11 +34,11 @@ from privlink.templates import naming
 from privlink.templates.builder import StackBuilder
 from privlink.templates.demo_app import user_data
 from privlink.templates.instance import hardened_launch_template, instance_from_template
-from privlink.templates.network import AzByName, Network, add_network
+from privlink.templates.network import Network, add_network, planned_az_ids
 from privlink.templates.security import skip
-from privlink.templates.stacks import FromAccount, ParamBinding
+from privlink.templates.stacks import FromAccount, FromPlan, ParamBinding, plan_image
 
-DEMO_INSTANCE_TYPE = "t3.micro"
+DEMO_INSTANCE_TYPE = naming.DEMO_INSTANCE_TYPE
 DEREGISTRATION_DELAY_SECONDS = 30  # the AWS default (300 s) makes every `down` wait five minutes
 CONNECTION_EVENTS = ["Connect", "Accept", "Reject", "Delete"]
 MODELLED_IP_OFFSET = 10  # address targets get subnet base + 10, + 11, ... in their subnet
@@ -72,7 +72,7 @@ def render_producer(spec: Spec) -> tuple[dict[str, Any], dict[str, ParamBinding]
         part="producer",
         description=f"privlink {spec.name}: producer VPC, internal NLB and endpoint service",
     )
-    net = add_network(b, producer.vpc, AzByName(), want_az_ids=True)
+    net = add_network(b, producer.vpc, planned_az_ids(), want_az_ids=True)
     lb = b.add(
         skip(
             LoadBalancer(
@@ -182,9 +182,9 @@ def add_demo_app(b: StackBuilder, spec: Spec, net: Network) -> list[Instance]:
     service = spec.producer.service
     image = b.parameter(
         naming.PARAM_DEMO_IMAGE_ID,
-        Type="AWS::SSM::Parameter::Value<AWS::EC2::Image::Id>",
-        Default=naming.DEMO_IMAGE_SSM_PATH,
-        Description="The demo app's AMI (Amazon Linux 2023, from the public SSM parameter)",
+        FromPlan(plan_image(naming.DEMO_IMAGE_SSM_PATH)),
+        Type="AWS::EC2::Image::Id",
+        Description=f"The demo app's AMI (Amazon Linux 2023: {naming.DEMO_IMAGE_SSM_PATH}, resolved once)",
     )
     group = b.add(
         SecurityGroup(
@@ -237,7 +237,10 @@ def add_endpoint_service(b: StackBuilder, spec: Spec, lb: LoadBalancer) -> None:
     if settings.private_dns_name:
         svc.PrivateDnsName = settings.private_dns_name
     if spec.supported_regions:
-        svc.SupportedRegions = spec.supported_regions
+        # The host region too, as AWS reports it and the seed lab lists it: AWS never removes it
+        # ("The host Region can't be removed", PrivateLink guide, share your services), so an update
+        # comparing the template with the service never tries to.
+        svc.SupportedRegions = [spec.producer.region, *spec.supported_regions]
     b.add(svc, name=f"privlink-{spec.name}")
     b.add(
         VPCEndpointServicePermissions(

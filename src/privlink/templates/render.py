@@ -1,10 +1,11 @@
 """From the spec to the stacks a target deploys: pure functions, no I/O.
 
-`render_stacks(spec)` returns the producer stack, one stack per consumer (after the producer) and
-one Client VPN stack per consumer with `vpn` (after its consumer). `check_renderable(spec)` rejects
-specs that validate on their own but cannot be built (e.g. a consumer in more AZs than the service);
-`limits.check_limits` then rejects templates over one of CloudFormation's limits (body size,
-parameters, resources, outputs, inline Lambda code).
+`render_stacks(spec)` returns the producer stack and, per consumer, its network stack (when privlink
+creates its VPC), its consumer stack (endpoint, private zone; after the producer and the network) and
+its Client VPN stack (with `vpn`; after the network and the certificate import only).
+`check_renderable(spec)` rejects specs that validate on their own but cannot be built (e.g. a
+consumer in more AZs than the service); `limits.check_limits` then rejects templates over one of
+CloudFormation's limits (body size, parameters, resources, outputs, inline Lambda code).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from privlink.spec.models import Spec, subnet_cidrs
 from privlink.templates import naming
 from privlink.templates.consumer import render_consumer
 from privlink.templates.limits import check_limits
+from privlink.templates.network import render_network
 from privlink.templates.producer import MODELLED_IP_OFFSET, render_producer
 from privlink.templates.stacks import RenderedStack
 from privlink.templates.vpn import render_vpn
@@ -86,32 +88,43 @@ def render_stacks(spec: Spec) -> list[RenderedStack]:
         )
     ]
     for consumer in spec.consumers:
-        consumer_name = naming.consumer_stack(spec.name, consumer.name)
+        network: tuple[str, ...] = ()
+        if consumer.vpc.cidr is not None:
+            network_name = naming.network_stack(spec.name, consumer.name)
+            template, bindings = render_network(spec, consumer)
+            stacks.append(
+                RenderedStack(
+                    name=network_name,
+                    account=consumer.account,
+                    region=consumer.region,
+                    template=template,
+                    parameters=bindings,
+                )
+            )
+            network = (network_name.name,)
         template, bindings = render_consumer(spec, consumer)
         stacks.append(
             RenderedStack(
-                name=consumer_name,
+                name=naming.consumer_stack(spec.name, consumer.name),
                 account=consumer.account,
                 region=consumer.region,
                 template=template,
                 parameters=bindings,
-                depends_on=(producer_name.name,),
+                depends_on=(producer_name.name, *network),
             )
         )
-    for consumer in spec.consumers:
-        if consumer.vpn is None:
-            continue
-        template, bindings = render_vpn(spec, consumer)
-        stacks.append(
-            RenderedStack(
-                name=naming.vpn_stack(spec.name, consumer.name),
-                account=consumer.account,
-                region=consumer.region,
-                template=template,
-                parameters=bindings,
-                depends_on=(naming.consumer_stack(spec.name, consumer.name).name,),
+        if consumer.vpn is not None:
+            template, bindings = render_vpn(spec, consumer)
+            stacks.append(
+                RenderedStack(
+                    name=naming.vpn_stack(spec.name, consumer.name),
+                    account=consumer.account,
+                    region=consumer.region,
+                    template=template,
+                    parameters=bindings,
+                    depends_on=network,
+                )
             )
-        )
     check_limits(stacks)
     return stacks
 

@@ -1,8 +1,8 @@
 """Rendered stacks and how their parameters are bound: the data a target deploys.
 
-`render_stacks(spec)` (in `privlink.templates.render`) returns `RenderedStack`s; a target fills
-each parameter from its `ParamBinding` and deploys the stacks batch by batch (`deploy_batches`),
-deleting in the reverse order.
+`render_stacks(spec)` (in `privlink.templates.render`) returns `RenderedStack`s; the lifecycle plan
+(`privlink.lifecycle`) orders them with the steps CloudFormation cannot do, and a target's
+handlers fill each parameter from its `ParamBinding`.
 """
 
 from __future__ import annotations
@@ -67,7 +67,28 @@ class FromLookup:
     ids: tuple[str, ...]
 
 
-ParamBinding = FromOutput | FromStep | Literal | FromAccount | FromLookup
+# What a `FromPlan` names.
+PLAN_AZ_IDS = "az-ids"  # the AZ IDs of the stack's new subnets, comma-joined in subnet order
+PLAN_IMAGE = "image:"  # + an SSM parameter path: the AMI the plan resolved once and recorded
+
+
+def plan_image(ssm_path: str) -> str:
+    return PLAN_IMAGE + ssm_path
+
+
+@dataclass(frozen=True)
+class FromPlan:
+    """A parameter the lifecycle plan decides from the facts the target gathered before planning.
+
+    `az-ids`: where new subnets go (`privlink.lifecycle.placement`, from DescribeAvailabilityZones
+    and DescribeInstanceTypeOfferings); `image:<ssm path>`: the AMI, resolved once and recorded so
+    a re-run never replaces an instance. Each deploy step carries the values as overrides.
+    """
+
+    key: str
+
+
+ParamBinding = FromOutput | FromStep | Literal | FromAccount | FromLookup | FromPlan
 
 
 @dataclass(frozen=True)
@@ -79,36 +100,8 @@ class RenderedStack:
     region: str
     template: dict[str, Any]
     parameters: dict[str, ParamBinding] = field(default_factory=dict)
-    depends_on: tuple[str, ...] = ()  # stack names that must be deployed first
+    depends_on: tuple[str, ...] = ()  # stack names that must be deployed first (the plan's edges)
 
     @property
     def stack_name(self) -> str:
         return self.name.name
-
-
-def deploy_batches(stacks: list[RenderedStack]) -> list[list[RenderedStack]]:
-    """Stacks grouped so that each batch depends only on earlier batches (deploy order).
-
-    Raises ValueError on a dependency cycle or an unknown dependency.
-    """
-    by_name = {s.stack_name: s for s in stacks}
-    for stack in stacks:
-        for dep in stack.depends_on:
-            if dep not in by_name:
-                raise ValueError(f"{stack.stack_name} depends on unknown stack {dep}")
-    done: set[str] = set()
-    batches: list[list[RenderedStack]] = []
-    remaining = list(stacks)
-    while remaining:
-        ready = [s for s in remaining if all(d in done for d in s.depends_on)]
-        if not ready:
-            raise ValueError("stack dependency cycle: " + ", ".join(s.stack_name for s in remaining))
-        batches.append(ready)
-        done.update(s.stack_name for s in ready)
-        remaining = [s for s in remaining if s.stack_name not in done]
-    return batches
-
-
-def delete_batches(stacks: list[RenderedStack]) -> list[list[RenderedStack]]:
-    """The deploy batches reversed: consumers (and their VPNs) before the producer."""
-    return list(reversed(deploy_batches(stacks)))

@@ -26,6 +26,7 @@ from privlink.templates import naming
 from privlink.templates.builder import StackBuilder
 from privlink.templates.instance import private_instance
 from privlink.templates.network import Network
+from privlink.templates.stacks import FromPlan, plan_image
 
 INSTANCE = naming.TEST_INSTANCE_LOGICAL_ID
 ROLE = "TestInstanceRole"
@@ -52,11 +53,12 @@ def add_test_instance(
     settings = consumer.test_instance
     port = spec.producer.service.port
     prefix = f"privlink-{spec.name}-{consumer.name}-test"
+    path = naming.al2023_image_ssm_path(settings.architecture)
     image = b.parameter(
         naming.PARAM_TEST_INSTANCE_IMAGE_ID,
-        Type="AWS::SSM::Parameter::Value<AWS::EC2::Image::Id>",
-        Default=naming.al2023_image_ssm_path(settings.architecture),
-        Description=f"The test instance's AMI (Amazon Linux 2023 {settings.architecture}, public SSM param)",
+        FromPlan(plan_image(path)),
+        Type="AWS::EC2::Image::Id",
+        Description=f"The test instance's AMI (Amazon Linux 2023: {path}, resolved once)",
     )
     role = b.add(
         Role(

@@ -1,5 +1,12 @@
 """A consumer's Client VPN stack: mutual-TLS endpoint in the consumer VPC, one association per
-subnet, an authorization rule for the VPC CIDR, and a connection log group."""
+subnet, an authorization rule for the VPC CIDR, and a connection log group.
+
+It needs only the consumer's VPC (its network stack, or the existing VPC's IDs) and the imported
+certificates, not the endpoint: it deploys while the producer does. The associations are chained
+(each DependsOn the previous): AWS refuses a second change on one Client VPN endpoint while another
+is in progress ("ConcurrentMutationLimitExceeded: Cannot initiate another change for this endpoint
+at this time", terraform-provider-aws #19750; the daisy-chain workaround in #15680).
+"""
 
 from __future__ import annotations
 
@@ -23,7 +30,15 @@ from privlink.templates import naming
 from privlink.templates.builder import StackBuilder
 from privlink.templates.network import CIDR_PATTERN
 from privlink.templates.security import skip
-from privlink.templates.stacks import LOOKUP_VPC_RESOLVER, FromLookup, FromOutput, FromStep, ParamBinding
+from privlink.templates.stacks import (
+    LOOKUP_VPC_CIDR,
+    LOOKUP_VPC_RESOLVER,
+    FromLookup,
+    FromOutput,
+    FromStep,
+    Literal,
+    ParamBinding,
+)
 
 CLIENT_VPN_ENDPOINT = "ClientVpnEndpoint"
 CLIENT_VPN_SECURITY_GROUP = "ClientVpnSecurityGroup"
@@ -39,8 +54,19 @@ def render_vpn(spec: Spec, consumer: Consumer) -> tuple[dict[str, Any], dict[str
     """The Client VPN template of one consumer (which must have `vpn`) and its parameter bindings."""
     vpn = consumer.vpn
     assert vpn is not None
-    consumer_stack = naming.consumer_stack(spec.name, consumer.name).name
     step = naming.import_certificates_step(consumer.name)
+    vpc_binding: ParamBinding
+    subnets_binding: ParamBinding
+    cidr_binding: ParamBinding
+    if consumer.vpc.id is None:
+        network = naming.network_stack(spec.name, consumer.name).name
+        vpc_binding = FromOutput(network, naming.OUT_VPC_ID)
+        subnets_binding = FromOutput(network, naming.OUT_SUBNET_IDS)
+        cidr_binding = FromOutput(network, naming.OUT_VPC_CIDR)
+    else:
+        vpc_binding = Literal(consumer.vpc.id)
+        subnets_binding = Literal(",".join(consumer.vpc.subnet_ids))
+        cidr_binding = FromLookup(LOOKUP_VPC_CIDR, (consumer.vpc.id,))
     b = StackBuilder(
         link=spec.name,
         part="vpn",
@@ -48,20 +74,20 @@ def render_vpn(spec: Spec, consumer: Consumer) -> tuple[dict[str, Any], dict[str
     )
     vpc_id = b.parameter(
         naming.PARAM_VPC_ID,
-        FromOutput(consumer_stack, naming.OUT_VPC_ID),
+        vpc_binding,
         Type="String",
         AllowedPattern=r"^vpc-[0-9a-f]+$",
         Description="The consumer VPC",
     )
     subnet_ids = b.parameter(
         naming.PARAM_SUBNET_IDS,
-        FromOutput(consumer_stack, naming.OUT_SUBNET_IDS),
+        subnets_binding,
         Type="CommaDelimitedList",
         Description="The consumer's private subnets, one per AZ",
     )
     vpc_cidr = b.parameter(
         naming.PARAM_VPC_CIDR,
-        FromOutput(consumer_stack, naming.OUT_VPC_CIDR),
+        cidr_binding,
         Type="String",
         AllowedPattern=CIDR_PATTERN,
         Description="The consumer VPC's CIDR (authorized for VPN clients)",
@@ -143,17 +169,16 @@ def render_vpn(spec: Spec, consumer: Consumer) -> tuple[dict[str, Any], dict[str
         ),
         name=f"privlink-{spec.name}-{consumer.name}",
     )
-    associations = []
+    associations: list[ClientVpnTargetNetworkAssociation] = []
     for i in range(consumer.vpc.az_count):
-        associations.append(
-            b.add(
-                ClientVpnTargetNetworkAssociation(
-                    association_id(i),
-                    ClientVpnEndpointId=Ref(endpoint),
-                    SubnetId=Select(i, Ref(subnet_ids)),
-                )
-            )
+        association = ClientVpnTargetNetworkAssociation(
+            association_id(i),
+            ClientVpnEndpointId=Ref(endpoint),
+            SubnetId=Select(i, Ref(subnet_ids)),
         )
+        if associations:
+            association.DependsOn = [associations[-1].title]  # one change at a time per endpoint
+        associations.append(b.add(association))
     b.add(
         ClientVpnAuthorizationRule(
             AUTHORIZATION_RULE,
@@ -161,9 +186,9 @@ def render_vpn(spec: Spec, consumer: Consumer) -> tuple[dict[str, Any], dict[str
             TargetNetworkCidr=Ref(vpc_cidr),
             AuthorizeAllGroups=True,
             Description="VPN clients may reach the consumer VPC",
-            # Nothing is reachable before an association exists; creating the rule after them also
-            # keeps the endpoint's concurrent changes apart.
-            DependsOn=[a.title for a in associations],
+            # Nothing is reachable before an association exists; creating the rule after the last
+            # one also keeps the endpoint's changes one at a time.
+            DependsOn=[associations[-1].title],
         )
     )
     b.output(naming.OUT_CLIENT_VPN_ENDPOINT_ID, Ref(endpoint), "The Client VPN endpoint (cvpn-endpoint-...)")

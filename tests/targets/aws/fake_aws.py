@@ -2,15 +2,25 @@
 
 Real botocore clients validate every request against the service model; a `ScriptedStubber` (a
 botocore `Stubber` whose responses come from a handler instead of a queue, each validated against
-the output shape) answers CloudFormation and the EC2 endpoint-connection calls from `FakeWorld`.
-Other services (ACM) go to moto. Every call of every client is recorded in order.
+the output shape) answers CloudFormation, EC2, ELB, SSM and ACM calls from `FakeWorld` (one lock:
+the aws target calls it from several threads). Other services go to moto. Every call of every
+client is recorded in order.
 
 What `FakeWorld` checks like CloudFormation does: a change set's Parameters must all exist in the
 template, every parameter without a Default must get a value, values must match AllowedPattern;
 an update with the same template and parameters fails with "didn't contain changes". Stack
-outputs are made up (AWS-shaped IDs, the VPC CIDR read from the template). An executed consumer
-stack's endpoint, and each StackSet instance, requests a connection to the producer's service
-(pendingAcceptance, `available` once accepted).
+outputs are made up (AWS-shaped IDs, the VPC CIDR read from the template, the AZ IDs passed). An
+executed consumer stack's endpoint, and each StackSet instance, requests a connection to the
+producer's service (pendingAcceptance, `available` once accepted). It also answers the describe
+calls the lifecycle plan's facts come from: AZs (names map to IDs per account, as on AWS),
+instance-type offerings (`offerings` to take some away), the public AMI parameter (`ami_release`
+to publish a new one) and target health.
+
+Time: with a `clock` (a virtual one, see `virtual_clock.py`), an executed change set takes the
+expected time of its template (`privlink.lifecycle.latency`: the longest resource path; an update
+only its changed resources) before the stack completes, an accepted connection is `pending` for
+the acceptance figure, and targets turn healthy after their health checks. Without a clock
+everything completes at once.
 """
 
 from __future__ import annotations
@@ -27,8 +37,11 @@ import boto3
 from botocore.awsrequest import AWSResponse
 from botocore.stub import Stubber
 
+from privlink.lifecycle import latency
+
 NOW = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
-SCRIPTED = {"cloudformation", "ec2"}
+SCRIPTED = {"cloudformation", "ec2", "ssm", "elbv2", "acm"}
+ACCEPTANCE_SECONDS = latency.STEP_LATENCY["accept-connections"].seconds
 
 
 class Fault(Exception):
@@ -80,6 +93,9 @@ class Stack:
     outputs: dict[str, str] = field(default_factory=dict)
     tags: dict[str, str] = field(default_factory=dict)
     events: list[dict[str, Any]] = field(default_factory=list)  # newest first
+    done_at: float | None = None  # a change set in progress completes then (with a clock)
+    pending: dict[str, Any] | None = None  # that change set
+    completed_at: float = 0.0
 
 
 @dataclass
@@ -94,9 +110,30 @@ class Call:
 class FakeWorld:
     """CloudFormation stacks, change sets and StackSets, and endpoint connections, per account."""
 
-    def __init__(self, account_ids: dict[str, str], region_codes: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        account_ids: dict[str, str],
+        region_codes: dict[str, str] | None = None,
+        clock: Any = None,
+    ) -> None:
         self.account_ids = account_ids  # label -> 12-digit ID
-        self.region_codes = region_codes or {"eu-central-1": "euc1", "eu-west-1": "euw1", "us-east-1": "use1"}
+        self.region_codes = region_codes or {
+            "eu-central-1": "euc1",
+            "eu-west-1": "euw1",
+            "eu-west-2": "euw2",
+            "us-east-1": "use1",
+        }
+        self.clock = clock  # () -> seconds; None: everything completes at once
+        # region -> instance type -> AZ IDs NOT offering it (everything is offered elsewhere)
+        self.offerings: dict[str, dict[str, set[str]]] = {}
+        self.ami_release = 1  # bump to publish a new Amazon Linux AMI
+        self.subnets: dict[str, str] = {}  # existing subnet ID -> AZ ID (DescribeSubnets)
+        self.zones: dict[tuple[str, str], dict[str, str]] = {}  # (label, region) -> name -> ID, to pin
+        self.fail_delete: dict[str, str] = {}  # stack name -> the reason its next delete fails
+        self.certificates: dict[str, dict[str, Any]] = {}  # ARN -> label, region, PEM, tags
+        # CloudFormation may wait until an endpoint leaves pendingAcceptance before it completes the
+        # stack (UNCONFIRMED): with this on, a consumer stack's create waits for the acceptance
+        self.endpoints_wait_for_acceptance = False
         self.lock = threading.RLock()
         self.calls: list[Call] = []
         self.stacks: list[Stack] = []
@@ -151,7 +188,21 @@ class FakeWorld:
         if method is None:
             raise AssertionError(f"the fake has no {service} {op}")
         with self.lock:
+            self.settle()
             return method(label, region, **params)
+
+    def now(self) -> float:
+        return self.clock() if self.clock is not None else 0.0
+
+    def settle(self) -> None:
+        """Finish what the clock says is done: change sets, accepted connections."""
+        now = self.now()
+        for stack in self.stacks:
+            if stack.done_at is not None and stack.done_at <= now and not self.awaits_acceptance(stack):
+                self.complete(stack)
+        for c in self.connections.values():
+            if c["VpcEndpointState"] == "pending" and c.get("available_at", 0.0) <= now:
+                c["VpcEndpointState"] = "available"
 
     # -- CloudFormation: stacks -------------------------------------------------------------------
     def find(self, label: str, region: str, ref: str, live_only: bool = True) -> Stack | None:
@@ -267,6 +318,11 @@ class FakeWorld:
         ]
         same = kind == "UPDATE" and stack.template == template and stack.parameters == given
         if kind == "UPDATE" and stack.parameters != given and not changes:
+            # a parameter-only change modifies the resources that refer to the changed parameters
+            changed = {
+                k for k in set(given) | set(stack.parameters) if given.get(k) != stack.parameters.get(k)
+            }
+            touched = latency.dependents(template, changed) or set(list(new_resources)[:1])
             changes = [
                 {
                     "Action": "Modify",
@@ -274,7 +330,8 @@ class FakeWorld:
                     "ResourceType": r["Type"],
                     "Replacement": "Conditional",
                 }
-                for k, r in list(new_resources.items())[:1]
+                for k, r in new_resources.items()
+                if k in touched
             ]
         change_id = f"{stack.stack_id.replace(':stack/', ':changeSet/')}/{ChangeSetName}"
         self.change_sets[change_id] = {
@@ -322,23 +379,72 @@ class FakeWorld:
         cs = self.change_set(ChangeSetName)
         stack: Stack = cs["stack"]
         created = cs["kind"] == "CREATE"
-        self.event(stack, "CREATE_IN_PROGRESS" if created else "UPDATE_IN_PROGRESS")
+        stack.status = "CREATE_IN_PROGRESS" if created else "UPDATE_IN_PROGRESS"
+        self.event(stack, stack.status)
+        del self.change_sets[ChangeSetName]
+        stack.pending = cs
+        changed = {c["ResourceChange"]["LogicalResourceId"] for c in cs["changes"]}
+        seconds = latency.stack_seconds(cs["template"], only=None if created else changed)
+        stack.done_at = self.now() + (seconds if self.clock is not None else 0.0)
+        service = cs["parameters"].get("ServiceName", "")
+        if (
+            self.endpoints_wait_for_acceptance
+            and created
+            and service
+            and "Endpoint" in cs["template"]["Resources"]
+        ):
+            endpoint_id = f"vpce-{fake_id(stack.label, stack.region, stack.name)}"  # as outputs_for names it
+            self.request_connection(
+                service, endpoint_id, self.account_ids[stack.label], stack.region, stack.stack_id
+            )
+        self.settle()
+        return {}
+
+    def awaits_acceptance(self, stack: Stack) -> bool:
+        if (
+            not self.endpoints_wait_for_acceptance
+            or stack.pending is None
+            or stack.pending["kind"] != "CREATE"
+        ):
+            return False
+        endpoint_id = f"vpce-{fake_id(stack.label, stack.region, stack.name)}"
+        return self.connections.get(endpoint_id, {}).get("VpcEndpointState") == "pendingAcceptance"
+
+    def complete(self, stack: Stack) -> None:
+        cs = stack.pending
+        assert cs is not None
+        created = cs["kind"] == "CREATE"
         for change in cs["changes"]:
             rc = change["ResourceChange"]
             self.event(stack, "CREATE_COMPLETE", rc["LogicalResourceId"], rc["ResourceType"])
         stack.template, stack.parameters, stack.tags = cs["template"], cs["parameters"], cs["tags"]
         stack.outputs = self.outputs_for(stack)
         stack.status = "CREATE_COMPLETE" if created else "UPDATE_COMPLETE"
+        stack.done_at, stack.pending, stack.completed_at = None, None, self.now()
         self.event(stack, stack.status)
-        del self.change_sets[ChangeSetName]
         self.on_deployed(stack)
-        return {}
 
     def cloudformation_DeleteStack(self, label, region, StackName, **kw):
         stack = self.find(label, region, StackName, live_only=False)
         if stack is None or stack.status == "DELETE_COMPLETE":
             return {}
         self.event(stack, "DELETE_IN_PROGRESS")
+        if stack.name in self.fail_delete:
+            reason = self.fail_delete.pop(stack.name)
+            if "ServiceId" in stack.outputs:  # a connection came in after the rejections
+                stray = f"vpce-{fake_id(stack.name, 'stray')}"
+                self.request_connection(
+                    f"com.amazonaws.vpce.{region}.{stack.outputs['ServiceId']}",
+                    stray,
+                    "999999999999",
+                    region,
+                    "x",
+                )
+            self.event(stack, "DELETE_FAILED", "EndpointService", "AWS::EC2::VPCEndpointService")
+            stack.events[0]["ResourceStatusReason"] = reason
+            stack.status = "DELETE_FAILED"
+            self.event(stack, "DELETE_FAILED")
+            return {}
         stack.status = "DELETE_COMPLETE"
         self.event(stack, "DELETE_COMPLETE")
         for endpoint_id in [e for e, c in self.connections.items() if c.get("stack") == stack.stack_id]:
@@ -358,8 +464,11 @@ class FakeWorld:
         )
         code = self.region_codes.get(stack.region, "xyz1")
         values = {}
-        for name in stack.template.get("Outputs", {}):
-            if name == "ServiceId":
+        for name, output in stack.template.get("Outputs", {}).items():
+            passed = self.passed_through(output.get("Value"), stack.parameters)
+            if passed is not None:  # an output that gives a parameter back (the network's IDs)
+                values[name] = passed
+            elif name == "ServiceId":
                 values[name] = f"vpce-svc-{fake_id(*key)}"
             elif name == "ServiceName":
                 values[name] = f"com.amazonaws.vpce.{stack.region}.vpce-svc-{fake_id(*key)}"
@@ -372,12 +481,22 @@ class FakeWorld:
             elif name == "SubnetIds":
                 values[name] = f"subnet-{fake_id(*key, '1')},subnet-{fake_id(*key, '2')}"
             elif name == "AvailabilityZoneIds":
-                values[name] = f"{code}-az1,{code}-az2"
+                values[name] = stack.parameters.get("AvailabilityZoneIds") or f"{code}-az1,{code}-az2"
             elif name == "ClientVpnEndpointId":
                 values[name] = f"cvpn-endpoint-{fake_id(*key)}"
             else:
                 values[name] = f"{name}-of-{stack.name}"
         return values
+
+    @staticmethod
+    def passed_through(value: Any, parameters: dict[str, str]) -> str | None:
+        if isinstance(value, dict) and value.get("Ref") in parameters:
+            return parameters[value["Ref"]]
+        if isinstance(value, dict) and "Fn::Join" in value:
+            inner = value["Fn::Join"][1]
+            if isinstance(inner, dict) and inner.get("Ref") in parameters:
+                return parameters[inner["Ref"]]
+        return None
 
     def on_deployed(self, stack: Stack) -> None:
         if "ServiceId" in stack.outputs:
@@ -409,20 +528,30 @@ class FakeWorld:
         wanted = {v for f in Filters if f["Name"] == "service-id" for v in f["Values"]}
         return {
             "VpcEndpointConnections": [
-                {k: v for k, v in c.items() if k != "stack"}
+                {k: v for k, v in c.items() if k not in ("stack", "available_at")}
                 for c in self.connections.values()
                 if not wanted or c["ServiceId"] in wanted
             ]
         }
 
     def ec2_DescribeVpcEndpointServiceConfigurations(self, label, region, ServiceIds=(), **kw):
-        return {
-            "ServiceConfigurations": [
-                {"ServiceId": s, "ServiceState": "Available", "AcceptanceRequired": True}
-                for s in ServiceIds
-                if s in self.service_ids
-            ]
-        }
+        found = []
+        for service_id in ServiceIds:
+            if service_id not in self.service_ids:
+                continue
+            config = {"ServiceId": service_id, "ServiceState": "Available", "AcceptanceRequired": True}
+            producer = next(s for s in self.stacks if s.outputs.get("ServiceId") == service_id)
+            name = producer.template["Resources"]["EndpointService"]["Properties"].get("PrivateDnsName")
+            if name:  # verified: the TXT record is taken as found
+                config["PrivateDnsName"] = name
+                config["PrivateDnsNameConfiguration"] = {
+                    "State": "verified",
+                    "Type": "TXT",
+                    "Value": "vpce:0123456789abcdef",
+                    "Name": "_abcdef0123456789",
+                }
+            found.append(config)
+        return {"ServiceConfigurations": found}
 
     def _act(self, ServiceId, VpcEndpointIds, state):
         failed = []
@@ -440,10 +569,124 @@ class FakeWorld:
         return {"Unsuccessful": failed}
 
     def ec2_AcceptVpcEndpointConnections(self, label, region, ServiceId, VpcEndpointIds, **kw):
-        return self._act(ServiceId, VpcEndpointIds, "available")
+        if self.clock is None:
+            return self._act(ServiceId, VpcEndpointIds, "available")
+        result = self._act(ServiceId, VpcEndpointIds, "pending")
+        for endpoint_id in VpcEndpointIds:
+            if endpoint_id in self.connections:
+                self.connections[endpoint_id]["available_at"] = self.now() + ACCEPTANCE_SECONDS
+        return result
+
+    # -- EC2, SSM, ELB: what the lifecycle plan's facts come from ---------------------------------
+    def zone_ids(self, label: str, region: str) -> dict[str, str]:
+        """AZ name -> AZ ID as account `label` sees them: names rotate per account, as on AWS."""
+        if (label, region) in self.zones:
+            return dict(self.zones[(label, region)])
+        code = self.region_codes.get(region, "xyz1")
+        letters = "abcdef" if region == "us-east-1" else "abc"
+        rotation = int(fake_id(label, region), 16) % len(letters)
+        return {
+            f"{region}{letter}": f"{code}-az{(i + rotation) % len(letters) + 1}"
+            for i, letter in enumerate(letters)
+        }
+
+    def ec2_DescribeAvailabilityZones(self, label, region, Filters=(), **kw):
+        return {
+            "AvailabilityZones": [
+                {
+                    "ZoneName": name,
+                    "ZoneId": zone_id,
+                    "State": "available",
+                    "RegionName": region,
+                    "ZoneType": "availability-zone",
+                }
+                for name, zone_id in self.zone_ids(label, region).items()
+            ]
+        }
+
+    def ec2_DescribeInstanceTypeOfferings(self, label, region, LocationType=None, Filters=(), **kw):
+        types = [v for f in Filters if f["Name"] == "instance-type" for v in f["Values"]]
+        missing = self.offerings.get(region, {})
+        return {
+            "InstanceTypeOfferings": [
+                {"InstanceType": t, "LocationType": "availability-zone-id", "Location": zone_id}
+                for t in types
+                for zone_id in sorted(self.zone_ids(label, region).values())
+                if zone_id not in missing.get(t, set())
+            ]
+        }
+
+    def ec2_DescribeSubnets(self, label, region, SubnetIds=(), **kw):
+        return {
+            "Subnets": [
+                {"SubnetId": s, "AvailabilityZoneId": self.subnets[s], "VpcId": "vpc-0bbbbbbbbbbbbbbbb"}
+                for s in SubnetIds
+            ]
+        }
+
+    def ssm_GetParameter(self, label, region, Name, **kw):
+        image = f"ami-{fake_id(region, Name, str(self.ami_release))}"
+        return {"Parameter": {"Name": Name, "Type": "String", "Value": image, "Version": self.ami_release}}
+
+    def elbv2_DescribeTargetHealth(self, label, region, TargetGroupArn, **kw):
+        producer = next(
+            s
+            for s in self.stacks
+            if s.outputs.get("TargetGroupArn") == TargetGroupArn and s.status.endswith("COMPLETE")
+        )
+        # as the plan models it: healthy once the health checks passed after the producer stack is done
+        ready = producer.completed_at + latency.health_seconds(producer.template)
+        state = "healthy" if self.clock is None or self.now() >= ready else "initial"
+        return {
+            "TargetHealthDescriptions": [
+                {"Target": {"Id": f"i-{fake_id(TargetGroupArn, str(i))}"}, "TargetHealth": {"State": state}}
+                for i in range(2)
+            ]
+        }
 
     def ec2_RejectVpcEndpointConnections(self, label, region, ServiceId, VpcEndpointIds, **kw):
         return self._act(ServiceId, VpcEndpointIds, "rejected")
+
+    # -- ACM: imported certificates --------------------------------------------------------------
+    def acm_ImportCertificate(self, label, region, Certificate, PrivateKey, CertificateChain=None, **kw):
+        arn = kw.get("CertificateArn")
+        if arn is None:
+            arn = f"arn:aws:acm:{region}:{self.account_ids[label]}:certificate/{fake_id(region, str(len(self.certificates)), n=32)}"
+            tags = {t["Key"]: t.get("Value", "") for t in kw.get("Tags", [])}
+        else:
+            tags = self.certificate(arn)["tags"]
+        pem = Certificate.decode() if isinstance(Certificate, bytes) else Certificate
+        self.certificates[arn] = {"label": label, "region": region, "pem": pem, "tags": tags}
+        return {"CertificateArn": arn}
+
+    def certificate(self, arn):
+        if arn not in self.certificates:
+            raise Fault("ResourceNotFoundException", f"Could not find certificate {arn}.")
+        return self.certificates[arn]
+
+    def acm_ListCertificates(self, label, region, **kw):
+        return {
+            "CertificateSummaryList": [
+                {"CertificateArn": arn, "DomainName": "privlink", "Type": "IMPORTED"}
+                for arn, c in self.certificates.items()
+                if (c["label"], c["region"]) == (label, region)
+            ]
+        }
+
+    def acm_ListTagsForCertificate(self, label, region, CertificateArn):
+        return {"Tags": [{"Key": k, "Value": v} for k, v in self.certificate(CertificateArn)["tags"].items()]}
+
+    def acm_GetCertificate(self, label, region, CertificateArn):
+        return {"Certificate": self.certificate(CertificateArn)["pem"]}
+
+    def acm_DescribeCertificate(self, label, region, CertificateArn):
+        self.certificate(CertificateArn)
+        return {"Certificate": {"CertificateArn": CertificateArn, "Type": "IMPORTED"}}
+
+    def acm_DeleteCertificate(self, label, region, CertificateArn):
+        self.certificate(CertificateArn)
+        del self.certificates[CertificateArn]
+        return {}
 
     # -- CloudFormation: StackSets ----------------------------------------------------------------
     def stack_set(self, label, region, name) -> dict[str, Any]:

@@ -9,8 +9,11 @@ from moto import mock_aws
 
 from privlink import deploy as binding
 from privlink.errors import BadInput, StateError
+from privlink.lifecycle.execute import RunContext
+from privlink.lifecycle.model import Step, StepKind
 from privlink.spec import parse_spec
 from privlink.spec.demo import demo_spec_text
+from privlink.targets.aws.handlers import AwsHandlers
 from privlink.targets.aws.target import AwsTarget
 from privlink.templates import naming
 from privlink.templates.naming import consumer_stack, producer_stack, vpn_stack
@@ -96,7 +99,7 @@ def target(spec, tmp_path, clock):
 
 
 def test_plan_up_rerun_and_down_converge(target, tmp_path):
-    before = target.plan()
+    before = target.plan().lines()
     assert ("privlink-hello-producer", "Create stack") in [(c.stack, c.action) for c in before]
     assert any(c.action == "Step" and c.detail == "import-certificates:dev" for c in before)
     assert all(s["status"] == "NOT_DEPLOYED" for s in target.status()["stacks"])  # plan created nothing
@@ -123,7 +126,7 @@ def test_plan_up_rerun_and_down_converge(target, tmp_path):
     target.up(lines.append)  # converges: nothing to change, nothing re-imported
     assert sum("no changes" in line for line in lines) == 3
     assert not any("importing" in line for line in lines)
-    assert [c.action for c in target.plan()] == ["No change"] * 3
+    assert [c.action for c in target.plan().lines()] == ["No change"] * 3
 
     target.down(lines.append)
     assert all(s["status"] == "NOT_DEPLOYED" for s in target.status()["stacks"])
@@ -148,9 +151,17 @@ def test_stacks_no_longer_in_the_spec_are_planned_for_deletion(target, spec, tmp
         clock=clock.now,
         poll_delay=1,
     )
-    assert ("privlink-hello-vpn-dev", "Delete stack") in [(c.stack, c.action) for c in smaller.plan()]
+    lines = smaller.plan().lines()
+    assert ("privlink-hello-vpn-dev", "Delete stack") in [(c.stack, c.action) for c in lines]
+    # the removed VPN's certificates are deleted too, from what the state recorded
+    assert ("", "Step", "delete-certificates:dev") in [(c.stack, c.action, c.detail) for c in lines]
+    arns = json.loads((tmp_path / ".privlink" / "aws.json").read_text())["certificates"]["dev"]["arns"]
     smaller.up()
     assert smaller.deployer_for("dev", "eu-central-1").describe_stack("privlink-hello-vpn-dev") is None
+    acm = smaller.gateway.client("acm", "dev", "eu-central-1").raw
+    left = {c["CertificateArn"] for c in acm.list_certificates()["CertificateSummaryList"]}
+    assert len(arns) == 2 and not left & set(arns)
+    assert "dev" not in json.loads((tmp_path / ".privlink" / "aws.json").read_text())["certificates"]
 
 
 def test_address_targets_are_rejected_naming_the_field(tmp_path):
@@ -235,11 +246,18 @@ def test_up_accepts_declared_consumers_and_waits_for_available(spec, tmp_path, c
     target = stubbed_target(spec, tmp_path, clock, {"ec2": ec2.raw})
     consumer = render(spec)[1]
     lines = []
-    target._settle_connections(
-        [consumer],
-        {"privlink-hello-producer": {"ServiceId": SERVICE_ID}, consumer.stack_name: {"EndpointId": endpoint}},
-        lines.append,
+    step = Step(
+        "accept-connections:dev",
+        StepKind.ACCEPT_CONNECTIONS,
+        "prod",
+        "eu-central-1",
+        consumer="dev",
+        arguments=(("accept", "true"), ("wait", "true")),
     )
+    context = RunContext(
+        {"privlink-hello-producer": {"ServiceId": SERVICE_ID}, consumer.stack_name: {"EndpointId": endpoint}}
+    )
+    AwsHandlers(target, lines.append).accept_connections(step, context)
     assert lines == [f"accepted endpoint connection {endpoint}"]
 
 
@@ -277,7 +295,7 @@ def test_down_rejects_leftover_connections_before_deleting_the_producer(spec, tm
     )
     target = stubbed_target(spec, tmp_path, clock, {"ec2": ec2.raw, "cloudformation": cfn.raw})
     lines = []
-    target._reject_remaining(lines.append)
+    target.reject_remaining(lines.append)
     assert lines == ["rejecting 1 remaining endpoint connection(s) so the service can be deleted"]
 
 
@@ -345,8 +363,9 @@ def test_consumers_with_private_dns_wait_for_a_verified_name(tmp_path, clock, mo
             poll_delay=1,
         )
         outputs = {producer_stack("hello").name: {naming.OUT_SERVICE_ID: "vpce-svc-0123456789abcdef0"}}
+        verify = Step("verify-private-dns", StepKind.VERIFY_PRIVATE_DNS, "prod", "eu-central-1")
         with pytest.raises(DeployFailed) as info:
-            target._verify_private_dns(outputs, lambda line: None)
+            AwsHandlers(target, lambda line: None).verify_private_dns(verify, RunContext(outputs))
     assert "dev" in info.value.what
     assert "_abc.hello.example.com" in info.value.hint and "vpce:xyz" in info.value.hint
     # without consumers that enable it, an unverified name is reported, not fatal
@@ -360,7 +379,7 @@ def test_consumers_with_private_dns_wait_for_a_verified_name(tmp_path, clock, mo
             clock=clock.now,
             poll_delay=1,
         )
-        target._verify_private_dns(outputs, lambda line: None)
+        AwsHandlers(target, lambda line: None).verify_private_dns(verify, RunContext(outputs))
 
 
 @pytest.mark.parametrize(
@@ -402,5 +421,6 @@ def test_private_dns_verification_signs_route53_in_the_producers_partition(
 
         monkeypatch.setattr(target.gateway, "client", recording)
         outputs = {producer_stack("hello").name: {naming.OUT_SERVICE_ID: "vpce-svc-0123456789abcdef0"}}
-        target._verify_private_dns(outputs, lambda line: None)
+        verify_step = Step("verify-private-dns", StepKind.VERIFY_PRIVATE_DNS, "prod", region)
+        AwsHandlers(target, lambda line: None).verify_private_dns(verify_step, RunContext(outputs))
     assert used == [route53_region]

@@ -302,6 +302,7 @@ def assert_converged(workdir: Path) -> None:
     status = LocalTarget(load_spec(workdir / "privlink.yaml"), workdir / ".privlink").status()
     assert {s["name"]: s["status"] for s in status["stacks"]} == {
         "privlink-hello-producer": "CREATE_COMPLETE",
+        "privlink-hello-network-dev": "CREATE_COMPLETE",
         "privlink-hello-consumer-dev": "CREATE_COMPLETE",
         "privlink-hello-vpn-dev": "CREATE_COMPLETE",
     }
@@ -374,14 +375,17 @@ def test_killed_data_plane_status_says_so_and_up_restores_it(workdir):
 
 # -- 4 and 5. `up` interrupted at each step -------------------------------------------------------
 
-# step -> the last progress line before it
+# step -> the last progress line before it (the sandbox runs the plan's steps one at a time, in the
+# plan's order: producer, the consumer's network, its endpoint stack, certificates, VPN, acceptance)
 STEPS = {
     # mid-stack: the VPC, subnets and NLB exist, the endpoint service not yet
     "privlink-hello-producer/LoadBalancer": "privlink-hello-producer: deploying",
     "deployed:privlink-hello-producer": "privlink-hello-producer: deploying",
-    "deployed:privlink-hello-consumer-dev": "accepting vpce-",  # the endpoint created and accepted
-    "import-certificates:dev": "accepting vpce-",
+    "deployed:privlink-hello-network-dev": "privlink-hello-network-dev: deploying",
+    "deployed:privlink-hello-consumer-dev": "privlink-hello-consumer-dev: deploying",  # not accepted yet
+    "import-certificates:dev": "privlink-hello-consumer-dev: deploying",
     "privlink-hello-vpn-dev/ClientVpnEndpoint": "privlink-hello-vpn-dev: deploying",
+    "accept-connections:dev": "accepting vpce-",  # the endpoint accepted
     "dataplane-starting": "starting the data plane",  # the process spawned, not serving yet
 }
 
@@ -422,6 +426,8 @@ DOWN_STEPS = [
     "deleted:privlink-hello-vpn-dev",
     "delete:privlink-hello-consumer-dev/first",
     "deleted:privlink-hello-consumer-dev",
+    "delete:privlink-hello-network-dev/first",
+    "deleted:privlink-hello-network-dev",
     "delete:privlink-hello-producer/first",
 ]
 

@@ -365,3 +365,45 @@ def test_without_the_variable_a_new_data_plane_runs_at_aws_speed(sandbox, monkey
     target = sandbox(spec_from())
     target.up()
     assert target.runtime()["time_scale"] == 1.0
+
+
+def test_the_sandbox_runs_the_plan_private_dns_after_acceptance_az_ids_decided_and_orphans(sandbox):
+    """The same plan as on AWS, one step at a time: the endpoint is created with private DNS off,
+    accepted, then updated; the consumer's subnets sit in the producer's AZ IDs (named differently
+    in its account); a re-run plans no change; a VPN taken out of the spec goes with its certificates."""
+
+    def private_dns(data):
+        data["producer"]["endpoint_service"]["private_dns_name"] = "hello.example.com"
+        data["consumers"][0]["private_dns_enabled"] = True
+
+    target = sandbox(spec_from(private_dns))
+    status = target.up()
+    assert status["consumers"][0]["endpoint_state"] == "available"
+    world = target.load_world()
+    endpoint = world.endpoints[status["consumers"][0]["endpoint_id"]]
+    assert endpoint.private_dns_enabled and endpoint.history[0] == "pendingAcceptance"
+    consumer = world.find_stack("privlink-hello-consumer-dev")
+    assert consumer.parameters["PrivateDnsEnabled"] == "true"
+    assert [e.status for e in consumer.events if e.logical_id == "Endpoint"] == [
+        "CREATE_COMPLETE",
+        "UPDATE_COMPLETE",  # enable-private-dns:dev, after the acceptance
+    ]
+    producer = world.find_stack("privlink-hello-producer").outputs["AvailabilityZoneIds"]
+    network = world.find_stack("privlink-hello-network-dev").outputs["AvailabilityZoneIds"]
+    assert network == producer
+    assert world.az_mapping("prod", "eu-central-1") != world.az_mapping("dev", "eu-central-1")
+
+    report = target.plan()
+    assert "enable-private-dns:dev" not in [s.id for s in report.plan.steps]
+    assert {c.action for c in report.lines()} == {"No change"}
+
+    def no_vpn(data):
+        private_dns(data)
+        data["consumers"][0].pop("vpn")
+
+    smaller = sandbox(spec_from(no_vpn))
+    assert ("privlink-hello-vpn-dev", "Delete stack") in [(c.stack, c.action) for c in smaller.plan().lines()]
+    smaller.up()
+    world = smaller.load_world()
+    assert world.find_stack("privlink-hello-vpn-dev") is None
+    assert world.certificates == {}  # the removed VPN's certificates went with it

@@ -121,6 +121,9 @@ class Deployer:
             self.progress(f"{stack_name}: {status} from an earlier run; waiting for it to finish")
             stack = self.wait_for_stack(stack_name, "an operation already in progress")
             status = stack["StackStatus"] if stack is not None else ""
+        hint = self._recovery(status, stack_name)
+        if hint is not None:
+            raise DeployFailed(stack_name, f"{status}: CloudFormation cannot update it", hint)
         if status == "ROLLBACK_COMPLETE":
             self.progress(f"{stack_name}: ROLLBACK_COMPLETE from an earlier failed create; deleting it first")
             self.delete_stack(stack_name)
@@ -319,6 +322,14 @@ class Deployer:
         return DeployFailed(
             stack_name,
             what,
-            "fix the cause above and run the same command again "
+            self._recovery(status, stack_name)
+            or "fix the cause above and run the same command again "
             "(a stack left in ROLLBACK_COMPLETE is deleted and recreated)",
         )
+
+    def _recovery(self, status: str, stack_name: str) -> str | None:
+        from privlink.lifecycle.build import recovery
+
+        account = getattr(self.cfn, "account", "?")
+        region = getattr(self.cfn, "region", "?")
+        return recovery(status, stack_name, account, region)

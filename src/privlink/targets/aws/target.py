@@ -1,12 +1,9 @@
-"""The aws target: deploys the rendered stacks with change sets and runs the steps around them.
+"""The aws target: gathers facts, plans `up`/`down` (`privlink.lifecycle`) and runs the plan's steps
+with its handlers (`privlink.targets.aws.handlers`) in threads.
 
-`up` order: producer -> private DNS verification (when the service has a private DNS name; consumers
-that enable private DNS need it verified first) -> the `consumers_from` StackSets (`privlink.fleet`)
--> consumers in parallel (threads), both while accepting pending connections from declared
-consumers (fleet accounts count as declared) -> wait until the consumers' endpoints are available
--> import certificates -> VPN stacks. `down`: VPN stacks, consumer stacks, the StackSets, the
-producer stack, then the imported certificates. Re-running `up` converges; non-secret state (account IDs,
-imported certificate ARNs) is kept in `<state_dir>/aws.json` so an interrupted run can finish.
+Order is the plan's, not this module's. Non-secret state (account IDs, imported certificate ARNs,
+the AMIs resolved once) is kept in `<state_dir>/aws.json` so a re-run converges and an interrupted
+run can finish.
 """
 
 from __future__ import annotations
@@ -14,9 +11,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -27,47 +22,26 @@ from privlink.fleet import (
     FLEET_CONSUMER,
     ConsumerRenderer,
     StackSetRunner,
-    delete_fleet,
-    deploy_fleet,
     plan_fleet,
     render_with_templates,
 )
-from privlink.partitions import partition_of
+from privlink.lifecycle.build import plan_down, plan_up
+from privlink.lifecycle.execute import Execution, NoHooks, RunContext, WorkerHooks, execute
+from privlink.lifecycle.facts import Facts
+from privlink.lifecycle.model import LifecyclePlan, PlannedChange, StepKind
 from privlink.spec.models import Spec
 from privlink.statefile import write_private_text
+from privlink.targets.aws import facts as aws_facts
 from privlink.targets.aws import steps
 from privlink.targets.aws.deployer import Deployer, template_changes
+from privlink.targets.aws.facts import LIVE_STATUSES  # noqa: F401  (re-exported for older imports)
 from privlink.targets.aws.gateway import Gateway, SessionFactory, boto3_session
-from privlink.targets.base import ActionResult, Connection, PlannedChange, Progress, Target, no_progress
+from privlink.targets.base import ActionResult, Connection, PlanReport, Progress, Target, no_progress
 from privlink.templates import naming
-from privlink.templates.stacks import FromStep, RenderedStack, delete_batches, deploy_batches
+from privlink.templates.stacks import RenderedStack
 
 STATE_FILE = "aws.json"
-STEP_IMPORT = "import-certificates"
-LIVE_STATUSES = [
-    "CREATE_IN_PROGRESS",
-    "CREATE_FAILED",
-    "CREATE_COMPLETE",
-    "ROLLBACK_IN_PROGRESS",
-    "ROLLBACK_FAILED",
-    "ROLLBACK_COMPLETE",
-    "DELETE_IN_PROGRESS",
-    "DELETE_FAILED",
-    "UPDATE_IN_PROGRESS",
-    "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS",
-    "UPDATE_COMPLETE",
-    "UPDATE_FAILED",
-    "UPDATE_ROLLBACK_IN_PROGRESS",
-    "UPDATE_ROLLBACK_FAILED",
-    "UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS",
-    "UPDATE_ROLLBACK_COMPLETE",
-    "REVIEW_IN_PROGRESS",
-    "IMPORT_IN_PROGRESS",
-    "IMPORT_COMPLETE",
-    "IMPORT_ROLLBACK_IN_PROGRESS",
-    "IMPORT_ROLLBACK_FAILED",
-    "IMPORT_ROLLBACK_COMPLETE",
-]
+MAX_WORKERS = 8
 
 
 def check_aws_spec(spec: Spec) -> None:
@@ -98,7 +72,7 @@ class AwsState:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._lock = threading.Lock()
-        self.data: dict[str, Any] = {"account_ids": {}, "steps": {}, "certificates": {}}
+        self.data: dict[str, Any] = {"account_ids": {}, "steps": {}, "certificates": {}, "images": {}}
         if path.exists():
             try:
                 loaded = json.loads(path.read_text(encoding="utf-8"))
@@ -146,8 +120,12 @@ class AwsTarget(Target):
         connection_timeout: float = 900.0,
         dns_timeout: float = 900.0,
         fleet_render: ConsumerRenderer = render_with_templates,
+        hooks: WorkerHooks | None = None,
+        max_workers: int = MAX_WORKERS,
     ) -> None:
         super().__init__(spec, state_dir)
+        self.hooks = hooks or NoHooks()
+        self.max_workers = max_workers
         self.fleet_render = fleet_render
         self.gateway = gateway or Gateway(spec.accounts, session_factory, default_region=spec.producer.region)
         self._render = render
@@ -237,85 +215,112 @@ class AwsTarget(Target):
     def cert_dir(self, consumer: str) -> Path:
         return self.state_dir / "certs" / consumer
 
-    def needed_steps(self, stack: RenderedStack) -> list[str]:
-        return sorted({b.step for b in stack.parameters.values() if isinstance(b, FromStep)})
+    def auto_accept(self) -> bool:
+        service = self.spec.producer.endpoint_service
+        return service.acceptance_required and service.auto_accept
 
-    def orphans(self, stacks: list[RenderedStack]) -> list[tuple[str, str, str]]:
-        """(account, region, stack name) of this link's stacks that the spec no longer renders."""
-        wanted = {s.stack_name for s in stacks}
-        prefix = f"privlink-{self.spec.name}-"
-        found = []
-        for account, region in sorted({(s.account, s.region) for s in stacks}):
-            cfn = self.gateway.client("cloudformation", account, region)
-            for summary in cfn.paginate("list_stacks", "StackSummaries", StackStatusFilter=LIVE_STATUSES):
-                name = summary["StackName"]
-                if name.startswith(prefix) and name not in wanted:
-                    found.append((account, region, name))
-        return found
+    # -- facts and plans --------------------------------------------------------------------------
+    def facts(self, stacks: list[RenderedStack], for_down: bool = False) -> Facts:
+        places = {(s.account, s.region) for s in stacks}
+        places.add((self.spec.producer.account, self.spec.producer.region))
+        places.update((c.account, c.region) for c in self.spec.consumers)
+        owners = {s.stack_name: (s.account, s.region) for s in stacks}
+        return aws_facts.gather(
+            self.spec, self.client_factory, places, self.state.data, owners=owners, for_down=for_down
+        )
 
-    # -- steps ------------------------------------------------------------------------------------
-    def run_step(self, step: str, progress: Progress) -> dict[str, str]:
-        kind, _, consumer_name = step.partition(":")
-        if kind != STEP_IMPORT:
-            raise DeployFailed(step, "unknown step", "the templates and the aws target disagree; report it")
-        consumer = self.spec.consumer(consumer_name)
-        bundle = ensure_certificates(self.cert_dir(consumer_name), self.spec.name, consumer_name)
-        acm = self.gateway.client("acm", consumer.account, consumer.region)
-        values = steps.import_certificates(
-            acm, self.spec.name, consumer_name, bundle, self.state.steps.get(step), progress
+    def lifecycle(self, action: str = "up") -> tuple[LifecyclePlan, Facts]:
+        """The plan of `up` (or `down`) over the facts read now."""
+        if action == "down":
+            try:
+                stacks = self.stacks()
+            except BadInput:
+                stacks = []  # what exists is still deleted: every stack of the link is an orphan
+            facts = self.facts(stacks, for_down=True)
+            return plan_down(self.spec, stacks, facts), facts
+        stacks = self.stacks()
+        facts = self.facts(stacks)
+        return plan_up(self.spec, stacks, facts), facts
+
+    def run(self, plan: LifecyclePlan, facts: Facts, progress: Progress) -> Execution:
+        """Run the plan's steps with the aws handlers, in threads; the effect log."""
+        from privlink.targets.aws.handlers import AwsHandlers
+
+        context = RunContext(
+            outputs={f.name: f.outputs for f in facts.stacks}, steps=self.state.steps, progress=progress
         )
-        self.state.update("steps", step, values)
-        self.state.update(
-            "certificates",
-            consumer_name,
-            {
-                "account": consumer.account,
-                "region": consumer.region,
-                "ca_fingerprint": fingerprint(bundle.ca_cert),
-                "arns": sorted(set(values.values())),
-            },
+        for note in plan.notes:
+            progress(note)
+        return execute(
+            plan,
+            AwsHandlers(self, progress).table(),
+            context,
+            max_workers=self.max_workers,
+            clock=self.clock.now,
+            hooks=self.hooks,
         )
-        return values
 
     # -- plan -------------------------------------------------------------------------------------
-    def plan(self, progress: Progress = no_progress) -> list[PlannedChange]:
-        stacks = self.stacks()
-        outputs: dict[str, dict[str, str]] = {}
-        lines: list[PlannedChange] = []
-        for batch in deploy_batches(stacks):
-            for stack in batch:
-                deployer = self.deployer(stack)
-                for step in self.needed_steps(stack):
-                    if step not in self.state.steps:
-                        lines.append(PlannedChange(stack.stack_name, "Step", detail=step))
-                values, missing = binding.resolve(
-                    stack, outputs, self.state.steps, self.account_id, self.lookup
+    def plan(self, progress: Progress = no_progress) -> PlanReport:
+        plan, facts = self.lifecycle()
+        outputs = {f.name: dict(f.outputs) for f in facts.stacks}
+        changes: dict[str, list[PlannedChange]] = {}
+        for step in plan.order():
+            if step.kind is StepKind.DEPLOY:
+                assert step.stack is not None
+                changes[step.id] = self._stack_changes(
+                    step.stack, step.override_values, facts, outputs, progress
                 )
-                if missing:
-                    waits = ", ".join(m.source for m in missing)
-                    exists = deployer.describe_stack(stack.stack_name) is not None
-                    if exists:
-                        lines.append(PlannedChange(stack.stack_name, "Modify", detail=f"after {waits}"))
-                    else:
-                        lines.extend(template_changes(stack.stack_name, stack.template, f"after {waits}"))
-                    continue
-                progress(f"{stack.stack_name}: creating a change set to compare")
-                result = deployer.create_change_set(
-                    stack.stack_name, stack.template, values, self.tags(stack)
-                )
-                try:
-                    if result.no_changes:
-                        lines.append(PlannedChange(stack.stack_name, "No change"))
-                    else:
-                        lines.extend(result.changes)
-                finally:
-                    deployer.discard(result)
-                outputs[stack.stack_name] = deployer.outputs(stack.stack_name)
-                if stack.name.part == "producer":
-                    lines.extend(self._plan_fleet())
-        for _account, _region, name in self.orphans(stacks):
-            lines.append(PlannedChange(name, "Delete stack", detail="no longer in the spec"))
-        return lines
+            elif step.kind is StepKind.ENABLE_PRIVATE_DNS:
+                changes[step.id] = [
+                    PlannedChange(
+                        step.stack_name,
+                        "Modify",
+                        "Endpoint",
+                        "AWS::EC2::VPCEndpoint",
+                        detail="PrivateDnsEnabled=true once the connection is available",
+                    )
+                ]
+            elif step.kind is StepKind.IMPORT_CERTIFICATES and step.id not in self.state.steps:
+                vpn = naming.vpn_stack(self.spec.name, step.consumer or "").name
+                changes[step.id] = [PlannedChange(vpn, "Step", detail=step.id)]
+            elif step.kind is StepKind.DELETE:
+                changes[step.id] = [
+                    PlannedChange(step.stack_name, "Delete stack", detail="no longer in the spec")
+                ]
+            elif step.kind is StepKind.DELETE_CERTIFICATES:
+                changes[step.id] = [PlannedChange("", "Step", detail=step.id)]
+            elif step.kind is StepKind.DEPLOY_STACKSET:
+                changes[step.id] = self._plan_fleet()
+        return PlanReport(plan, changes)
+
+    def _stack_changes(
+        self,
+        stack: RenderedStack,
+        overrides: dict[str, str],
+        facts: Facts,
+        outputs: dict[str, dict[str, str]],
+        progress: Progress,
+    ) -> list[PlannedChange]:
+        """The change set's lines, or the template's when its inputs do not exist yet."""
+        deployer = self.deployer(stack)
+        values, missing = binding.resolve(
+            stack, outputs, self.state.steps, self.account_id, self.lookup, overrides
+        )
+        exists = facts.stack(stack.stack_name, stack.account, stack.region) is not None
+        if missing:
+            waits = ", ".join(m.source for m in missing)
+            if exists:
+                return [PlannedChange(stack.stack_name, "Modify", detail=f"after {waits}")]
+            return template_changes(stack.stack_name, stack.template, f"after {waits}")
+        progress(f"{stack.stack_name}: creating a change set to compare")
+        result = deployer.create_change_set(stack.stack_name, stack.template, values, self.tags(stack))
+        try:
+            if result.no_changes:
+                return [PlannedChange(stack.stack_name, "No change")]
+            return list(result.changes)
+        finally:
+            deployer.discard(result)
 
     def _plan_fleet(self) -> list[PlannedChange]:
         """One line per StackSet of `consumers_from`: created or updated, its targets and regions."""
@@ -340,156 +345,13 @@ class AwsTarget(Target):
         stacks = self.stacks()
         for label in sorted({s.account for s in stacks}):
             self.account_id(label)  # fail early on credentials, before anything is created
-        outputs: dict[str, dict[str, str]] = {}
-        for batch in deploy_batches(stacks):
-            for stack in batch:
-                for step in self.needed_steps(stack):
-                    self.run_step(step, progress)
-            self._deploy_batch(batch, outputs, progress)
-            if any(s.name.part == "producer" for s in batch):
-                self._verify_private_dns(outputs, progress)
-            if any(s.name.part == "producer" for s in batch) and self.spec.consumers_from is not None:
-                self._deploy_fleet(outputs, progress)
-            if any(s.name.part == "consumer" for s in batch):
-                self._settle_connections(batch, outputs, progress)
-        for account, region, name in reversed(self.orphans(stacks)):
-            progress(f"{name}: no longer in the spec; deleting")
-            self.deployer_for(account, region, progress).delete_stack(name)
+        plan, facts = self.lifecycle()
+        for (region, path), image in sorted(facts.images.items()):
+            recorded = self.state.data.setdefault("images", {}).get(region, {})
+            if recorded.get(path) != image:
+                self.state.update("images", region, {**recorded, path: image})
+        self.run(plan, facts, progress)
         return self.status()
-
-    def _verify_private_dns(self, outputs: dict[str, dict[str, str]], progress: Progress) -> None:
-        """Right after the producer: consumers with private_dns_enabled need a verified name
-        (AWS refuses PrivateDnsEnabled until then), so stop with the record to create if it is not."""
-        dns_name = self.spec.producer.endpoint_service.private_dns_name
-        if not dns_name:
-            return
-        service_id = outputs.get(self.producer_stack(), {}).get(naming.OUT_SERVICE_ID) or self.service_id()
-        # Route 53 is global: its API signs in one region per partition (us-east-1 in aws).
-        route53_region = partition_of(self.spec.producer.region).route53_region
-        route53 = self.gateway.client("route53", self.spec.producer.account, route53_region)
-        result = steps.verify_private_dns(
-            self.producer_ec2(), route53, service_id, dns_name, self.clock, self.dns_timeout, progress
-        )
-        needing = [c.name for c in self.spec.consumers if c.private_dns_enabled]
-        if needing and result.state != "verified":
-            raise DeployFailed(
-                f"producer.endpoint_service.private_dns_name ({dns_name})",
-                f"not verified yet ({result.state or 'unknown'}); consumers {', '.join(needing)} "
-                "enable private DNS and AWS refuses that until it is",
-                f'create the public TXT record {result.record} = "{result.value}", '
-                "then run privlink up again",
-            )
-
-    @contextmanager
-    def _accepting(
-        self, active: bool, outputs: dict[str, dict[str, str]], progress: Progress
-    ) -> Iterator[None]:
-        """While the block runs, accept declared consumers' pending connections (when `active`,
-        auto_accept is on and the producer is deployed) in a background thread."""
-        stop = threading.Event()
-        acceptor = None
-        service_id = outputs.get(self.producer_stack(), {}).get(naming.OUT_SERVICE_ID)
-        if active and self._auto_accept() and service_id:
-            acceptor = threading.Thread(
-                target=self._accept_until, args=(service_id, stop, progress), daemon=True
-            )
-            acceptor.start()
-        try:
-            yield
-        finally:
-            stop.set()
-            if acceptor is not None:
-                acceptor.join(timeout=60)
-
-    def _deploy_fleet(self, outputs: dict[str, dict[str, str]], progress: Progress) -> None:
-        """The `consumers_from` StackSets, accepting their endpoints' connections meanwhile and once
-        after (their endpoint IDs live in the fleet accounts' stacks, so there is no wait for them)."""
-        with self._accepting(True, outputs, progress):
-            deploy_fleet(
-                self.spec,
-                outputs,
-                self.client_factory,
-                progress,
-                self.fleet_render,
-                **self.fleet_runner_options(),
-            )
-        service_id = outputs.get(self.producer_stack(), {}).get(naming.OUT_SERVICE_ID)
-        if self._auto_accept() and service_id:
-            steps.accept_declared_once(self.producer_ec2(), service_id, self.consumer_owners(), progress)
-
-    def _deploy_batch(
-        self, batch: list[RenderedStack], outputs: dict[str, dict[str, str]], progress: Progress
-    ) -> None:
-        def deploy_one(stack: RenderedStack) -> tuple[str, dict[str, str]]:
-            values = binding.bind_parameters(stack, outputs, self.state.steps, self.account_id, self.lookup)
-            result = self.deployer(stack, progress).deploy(
-                stack.stack_name, stack.template, values, self.tags(stack)
-            )
-            return stack.stack_name, result
-
-        consumers = any(s.name.part == "consumer" for s in batch)
-        with (
-            self._accepting(consumers, outputs, progress),
-            ThreadPoolExecutor(max_workers=max(1, min(8, len(batch)))) as pool,
-        ):
-            futures = [pool.submit(deploy_one, s) for s in batch]
-            errors = []
-            for future in futures:
-                try:
-                    name, result = future.result()
-                    outputs[name] = result
-                except Exception as exc:  # report every failed stack, raise the first
-                    errors.append(exc)
-            if errors:
-                for extra in errors[1:]:
-                    progress(f"also failed: {extra}")
-                raise errors[0]
-
-    def _auto_accept(self) -> bool:
-        service = self.spec.producer.endpoint_service
-        return service.acceptance_required and service.auto_accept
-
-    def _accept_until(self, service_id: str, stop: threading.Event, progress: Progress) -> None:
-        """Accept declared consumers' pending connections while their stacks are being created
-        (CloudFormation may wait for the endpoint to leave pendingAcceptance, or may not)."""
-        owners = self.consumer_owners()
-        while not stop.is_set():
-            try:
-                steps.accept_declared_once(self.producer_ec2(), service_id, owners, progress)
-            except Exception as exc:  # the main thread's wait reports persistent failures
-                progress(f"accepting connections: {exc}")
-            stop.wait(self.clock.poll or 0.01)
-
-    def _settle_connections(
-        self, batch: list[RenderedStack], outputs: dict[str, dict[str, str]], progress: Progress
-    ) -> None:
-        service_id = outputs.get(self.producer_stack(), {}).get(naming.OUT_SERVICE_ID)
-        endpoint_ids = [
-            outputs.get(s.stack_name, {}).get(naming.OUT_ENDPOINT_ID)
-            for s in batch
-            if s.name.part == "consumer"
-        ]
-        endpoint_ids = [e for e in endpoint_ids if e]
-        if not service_id or not endpoint_ids:
-            return
-        if (
-            self.spec.producer.endpoint_service.acceptance_required
-            and not self.spec.producer.endpoint_service.auto_accept
-        ):
-            progress(
-                "auto_accept is off: accept the consumers' connections with privlink connections accept ID"
-            )
-            return
-        steps.wait_for_endpoints(
-            self.producer_ec2(),
-            service_id,
-            self.consumer_owners(),
-            endpoint_ids,
-            self.clock,
-            self.connection_timeout,
-            accept=self._auto_accept(),
-            progress=progress,
-        )
 
     # -- status -----------------------------------------------------------------------------------
     def status(self) -> dict[str, Any]:
@@ -570,27 +432,10 @@ class AwsTarget(Target):
     # -- down -------------------------------------------------------------------------------------
     def down(self, progress: Progress = no_progress) -> None:
         progress = locked(progress)
-        stacks = self.stacks()
-        for account, region, name in reversed(self.orphans(stacks)):
-            self.deployer_for(account, region, progress).delete_stack(name)
-        for batch in delete_batches(stacks):
-            if any(s.name.part == "producer" for s in batch):
-                if self.spec.consumers_from is not None:
-                    delete_fleet(
-                        self.spec,
-                        self.client_factory,
-                        progress,
-                        self.fleet_render,
-                        **self.fleet_runner_options(),
-                    )
-                self._reject_remaining(progress)
-            with ThreadPoolExecutor(max_workers=max(1, min(8, len(batch)))) as pool:
-                futures = [pool.submit(self.deployer(s, progress).delete_stack, s.stack_name) for s in batch]
-                for future in futures:
-                    future.result()
-        self._delete_certificates(progress)
+        plan, facts = self.lifecycle("down")
+        self.run(plan, facts, progress)
 
-    def _reject_remaining(self, progress: Progress) -> None:
+    def reject_remaining(self, progress: Progress) -> None:
         """Endpoints from undeclared consumers keep the endpoint service alive: reject them first."""
         service_id = self.producer_outputs().get(naming.OUT_SERVICE_ID)
         if not service_id:
@@ -603,22 +448,6 @@ class AwsTarget(Target):
         if live:
             progress(f"rejecting {len(live)} remaining endpoint connection(s) so the service can be deleted")
             steps.act_on_connections(self.producer_ec2(), service_id, live, accept=False)
-
-    def _delete_certificates(self, progress: Progress) -> None:
-        for consumer in self.spec.consumers:
-            if consumer.vpn is None and consumer.name not in self.state.data["certificates"]:
-                continue
-            acm = self.gateway.client("acm", consumer.account, consumer.region)
-            arns = set(self.state.data["certificates"].get(consumer.name, {}).get("arns", []))
-            for role in ("server", "client"):
-                found = steps.find_certificate(acm, self.spec.name, consumer.name, role)
-                if found:
-                    arns.add(found)
-            for arn in sorted(arns):
-                if steps.delete_certificate(acm, arn):
-                    progress(f"acm: deleted {arn}")
-            self.state.remove("certificates", consumer.name)
-            self.state.remove("steps", f"{STEP_IMPORT}:{consumer.name}")
 
     # -- connections ------------------------------------------------------------------------------
     def connections(self) -> list[Connection]:
@@ -659,11 +488,27 @@ class AwsTarget(Target):
 
         return observe_aws(self.spec, self.clients)
 
-    def probe_plan(self, consumer: str) -> tuple[str | None, str, int]:
-        """(None: the system resolver, the private name clients resolve, the service port)."""
-        from privlink.observe.expect import probe_name
+    # `privlink test` asks the consumer VPC's resolver (VPC base + 2) directly: the Client VPN pushes it
+    # as the DNS server, but the Linux OpenVPN client does not apply pushed DNS without
+    # update-resolv-conf or systemd-resolved hooks (the seed articles' first curl fails so). The
+    # split tunnel routes the VPC, so the resolver answers over the VPN; without, the probe falls
+    # back to the system resolver and says so.
+    resolver_falls_back = True
 
-        return None, probe_name(self.spec, consumer, self.status), self.spec.producer.service.port
+    def probe_plan(self, consumer: str) -> tuple[str | None, str, int]:
+        """(the consumer VPC's resolver, the private name clients resolve, the service port)."""
+        from privlink.observe.expect import probe_name
+        from privlink.spec.models import vpc_resolver
+
+        declared = self.spec.consumer(consumer)
+        cidr = declared.vpc.cidr
+        if cidr is None:
+            stack = naming.consumer_stack(self.spec.name, consumer).name
+            cidr = (
+                self.deployer_for(declared.account, declared.region).outputs(stack).get(naming.OUT_VPC_CIDR)
+            )
+        resolver = vpc_resolver(cidr) if cidr else None
+        return resolver, probe_name(self.spec, consumer, self.status), self.spec.producer.service.port
 
     def probe_ssm(
         self, consumer: str, name: str, port: int, instance: str | None = None

@@ -19,16 +19,15 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from privlink.certs import ensure_certificates
-from privlink.deploy import bind_parameters
 from privlink.errors import BadInput, DeployFailed, PrivlinkError, StateError
+from privlink.lifecycle.facts import CertificateFact, Facts, StackFact, Zones, wanted
+from privlink.lifecycle.model import LifecyclePlan, PlannedChange, StepKind
 from privlink.spec.models import Spec
 from privlink.statefile import check_state_dir, corrupt, ensure_private_dir, read_state_json
-from privlink.targets.base import ActionResult, Connection, PlannedChange, Progress, Target, no_progress
-from privlink.targets.local.interrupt import interrupt_point
+from privlink.targets.base import ActionResult, Connection, PlanReport, Progress, Target, no_progress
 from privlink.templates import naming
-from privlink.templates.stacks import RenderedStack, delete_batches, deploy_batches
+from privlink.templates.stacks import RenderedStack
 
-STEP_IMPORT = "import-certificates"
 # A user-facing speed-up of the sandbox's health checks (0.1: ten times faster), read by the command
 # that writes the data plane's config and carried to the process in it (`DataPlaneConfig.time_scale`).
 TIME_SCALE_ENV = "PRIVLINK_SANDBOX_TIME_SCALE"
@@ -57,6 +56,7 @@ class LocalMeta(BaseModel):
     addresses: dict[str, str] = {}  # ENI id / consumer VPC id -> its loopback IP, kept for its life
     faults: list[str] = []
     steps: dict[str, dict[str, str]] = {}
+    images: dict[str, dict[str, str]] = {}  # region -> SSM path -> the AMI resolved once
 
 
 class LocalTarget(Target):
@@ -168,46 +168,154 @@ class LocalTarget(Target):
         account = self.spec.accounts.get(label)
         return account.role_arn if account else None
 
-    # -- plan -----------------------------------------------------------------------------------------
-    def plan(self, progress: Progress = no_progress) -> list[PlannedChange]:
-        world = self.load_world()
-        changes: list[PlannedChange] = []
-        rendered = self.stacks()
-        names = {s.stack_name for s in rendered}
-        for stack in rendered:
-            record = world.find_stack(stack.stack_name, stack.account, stack.region)
-            if record is None:
-                for logical_id, resource in stack.template.get("Resources", {}).items():
-                    changes.append(PlannedChange(stack.stack_name, "Add", logical_id, resource["Type"]))
-                continue
-            old = record.template.get("Resources", {})
-            new = stack.template.get("Resources", {})
-            for logical_id in new:
-                if logical_id not in old:
-                    changes.append(
-                        PlannedChange(stack.stack_name, "Add", logical_id, new[logical_id]["Type"])
-                    )
-                elif old[logical_id] != new[logical_id]:
-                    changes.append(
-                        PlannedChange(stack.stack_name, "Modify", logical_id, new[logical_id]["Type"])
-                    )
-            for logical_id in old:
-                if logical_id not in new:
-                    changes.append(
-                        PlannedChange(stack.stack_name, "Remove", logical_id, old[logical_id]["Type"])
-                    )
-            if not any(c.stack == stack.stack_name for c in changes):
-                changes.append(PlannedChange(stack.stack_name, "No change"))
+    # -- facts and plans --------------------------------------------------------------------------
+    def facts(self, world, for_down: bool = False) -> Facts:  # world: World
+        """What the lifecycle plan needs, read from the simulated world and `local.json`."""
+        from privlink.targets.local.engine.engine import ssm_parameter
+
+        stacks = []
         for record in world.stacks.values():
-            if record.name not in names:
-                changes.append(PlannedChange(record.name, "Delete stack"))
-        return changes
+            if naming.parse_stack_name(self.spec.name, record.name) is not None:
+                stacks.append(
+                    StackFact(
+                        name=record.name,
+                        account=record.account,
+                        region=record.region,
+                        status=record.status,
+                        outputs=dict(record.outputs),
+                        parameters=dict(record.parameters),
+                    )
+                )
+        by_consumer: dict[str, list] = {}
+        for arn, cert in world.certificates.items():
+            if cert.tags.get(naming.TAG_LINK) == self.spec.name:
+                by_consumer.setdefault(cert.tags.get("privlink:consumer", ""), []).append((arn, cert))
+        certificates = tuple(
+            CertificateFact(
+                name, certs[0][1].account, certs[0][1].region, tuple(sorted(a for a, _c in certs))
+            )
+            for name, certs in sorted(by_consumer.items())
+        )
+        meta = self.meta()
+        steps = {k: dict(v) for k, v in meta.get("steps", {}).items()}
+        if for_down:
+            return Facts(stacks=tuple(stacks), steps=steps, certificates=certificates)
+        want = wanted(self.spec)
+        zones = {
+            (account, region): Zones(
+                world.az_mapping(account, region), world.instance_type_offerings(account, region, types)
+            )
+            for (account, region), types in want.zones.items()
+        }
+        recorded = meta.get("images", {})
+        images = {
+            (region, path): recorded.get(region, {}).get(path) or ssm_parameter(region, path)
+            for _account, region, path in want.images
+        }
+        return Facts(stacks=tuple(stacks), steps=steps, certificates=certificates, zones=zones, images=images)
+
+    def lifecycle(self, world, action: str = "up") -> LifecyclePlan:
+        from privlink.lifecycle.build import plan_down, plan_up
+
+        if action == "down":
+            try:
+                stacks = self.stacks()
+            except BadInput:
+                stacks = []  # what exists is still deleted: every stack of the link is an orphan
+            return plan_down(self.spec, stacks, self.facts(world, for_down=True))
+        return plan_up(self.spec, self.stacks(), self.facts(world))
+
+    def run(self, plan: LifecyclePlan, world, progress: Progress):  # -> Execution
+        """Run the plan's steps one at a time, in its order, with the sandbox's handlers; the effect log."""
+        from privlink.lifecycle.execute import RunContext, execute
+        from privlink.targets.local.engine.engine import Engine
+        from privlink.targets.local.handlers import LocalHandlers
+
+        context = RunContext(
+            outputs={r.name: r.outputs for r in world.stacks.values()},
+            steps=self.meta().get("steps", {}),
+            progress=progress,
+        )
+        for note in plan.notes:
+            progress(note)
+        # On anything but a PrivlinkError (Ctrl-C mid-stack) the last save after a whole stack
+        # stands: no resource outlives its stack record, and the next run does the rest.
+        try:
+            return execute(plan, LocalHandlers(self, world, Engine(world), progress).table(), context)
+        except PrivlinkError:
+            self.save_world(world)  # the engine rolled the failed stack back: the world is consistent
+            raise
+        finally:
+            if plan.action == "up" or self.meta_path.exists():
+                self.save_meta({**self.meta(), "steps": context.steps})
+
+    # -- plan -------------------------------------------------------------------------------------
+    def plan(self, progress: Progress = no_progress) -> PlanReport:
+        world = self.load_world()
+        plan = self.lifecycle(world)
+        changes: dict[str, list[PlannedChange]] = {}
+        outputs = {r.name: r.outputs for r in world.stacks.values()}
+        steps = self.meta().get("steps", {})
+        for step in plan.order():
+            if step.kind is StepKind.DEPLOY:
+                assert step.stack is not None
+                changes[step.id] = self._stack_changes(
+                    world, step.stack, step.override_values, outputs, steps
+                )
+            elif step.kind is StepKind.ENABLE_PRIVATE_DNS:
+                changes[step.id] = [
+                    PlannedChange(
+                        step.stack_name,
+                        "Modify",
+                        "Endpoint",
+                        "AWS::EC2::VPCEndpoint",
+                        detail="PrivateDnsEnabled=true once the connection is available",
+                    )
+                ]
+            elif step.kind is StepKind.DELETE:
+                changes[step.id] = [PlannedChange(step.stack_name, "Delete stack")]
+        return PlanReport(plan, changes)
+
+    def _stack_changes(
+        self,
+        world,
+        stack: RenderedStack,
+        overrides: dict[str, str],
+        outputs: dict[str, dict[str, str]],
+        steps: dict[str, dict[str, str]],
+    ) -> list[PlannedChange]:
+        from privlink.deploy import resolve
+
+        record = world.find_stack(stack.stack_name, stack.account, stack.region)
+        if record is None:
+            return [
+                PlannedChange(stack.stack_name, "Add", logical_id, resource["Type"])
+                for logical_id, resource in stack.template.get("Resources", {}).items()
+            ]
+        changes = []
+        old = record.template.get("Resources", {})
+        new = stack.template.get("Resources", {})
+        for logical_id in new:
+            if logical_id not in old:
+                changes.append(PlannedChange(stack.stack_name, "Add", logical_id, new[logical_id]["Type"]))
+            elif old[logical_id] != new[logical_id]:
+                changes.append(PlannedChange(stack.stack_name, "Modify", logical_id, new[logical_id]["Type"]))
+        for logical_id in old:
+            if logical_id not in new:
+                changes.append(PlannedChange(stack.stack_name, "Remove", logical_id, old[logical_id]["Type"]))
+        values, missing = resolve(
+            stack, outputs, steps, lambda label: world.account(label).id, overrides=overrides
+        )
+        changed = sorted(k for k, v in values.items() if record.parameters.get(k) != v)
+        if not missing and changed and not changes:
+            changes.append(
+                PlannedChange(stack.stack_name, "Modify", detail="parameters " + ", ".join(changed))
+            )
+        return changes or [PlannedChange(stack.stack_name, "No change")]
 
     # -- up -------------------------------------------------------------------------------------------
     def up(self, progress: Progress = no_progress) -> dict[str, Any]:
-        from privlink.targets.local.engine.engine import Engine
-
-        stacks = self.stacks()  # bad input is found before anything is created
+        self.stacks()  # bad input is found before anything is created
         world = self.load_world()  # and a corrupt state before anything changes
         self.meta()
         self.runtime()
@@ -217,39 +325,17 @@ class LocalTarget(Target):
             LocalRegistry(self.state_dir).list()
         ensure_private_dir(self.state_dir)
         self._prepare_accounts(world)
+        plan = self.lifecycle(world)
+        images: dict[str, dict[str, str]] = {}
+        for step in plan.steps:
+            if step.stack is not None:
+                for name, binding in step.stack.parameters.items():
+                    key = getattr(binding, "key", "")
+                    if key.startswith("image:") and name in step.override_values:
+                        images.setdefault(step.region, {})[key[len("image:") :]] = step.override_values[name]
+        self.save_meta({**self.meta(), "images": images})
         self._run_auto_approval(world)
-        engine = Engine(world)
-        outputs: dict[str, dict[str, str]] = {}
-        steps: dict[str, dict[str, str]] = self.meta().get("steps", {})
-        # The world is saved after each whole stack. On anything but a PrivlinkError (Ctrl-C mid-stack)
-        # that last save stands: no resource outlives its stack record, and the next `up` does the rest.
-        try:
-            for batch in deploy_batches(stacks):
-                for stack in batch:
-                    if stack.name.part == "vpn":
-                        step = f"{STEP_IMPORT}:{stack.name.consumer}"
-                        steps[step] = self._import_certificates(world, stack, steps.get(step))
-                        interrupt_point(step)
-                    params = bind_parameters(stack, outputs, steps, lambda label: world.account(label).id)
-                    progress(f"{stack.stack_name}: deploying ({stack.account}, {stack.region})")
-                    outputs[stack.stack_name] = engine.deploy(stack, params)
-                    if stack.name.part == "producer":
-                        # consumers with private_dns_enabled need a verified name first
-                        self._verify_private_dns(world, outputs, progress)
-                    if stack.name.part == "consumer":
-                        self._accept_declared(world, outputs, progress)
-                    interrupt_point(f"deployed:{stack.stack_name}")
-                    self.save_world(world)
-        except PrivlinkError:
-            self.save_world(world)  # the engine rolled the failed stack back: the world is consistent
-            raise
-        finally:
-            self.save_meta({**self.meta(), "steps": steps})
-        self._remove_orphans(world, engine, {s.stack_name for s in stacks}, progress)
-        self._verify_private_dns(world, outputs, progress)
-        self.save_world(world)
-        self.apply_dataplane(world, progress)
-        self.wait_until_serving(progress)
+        self.run(plan, world, progress)
         return self.status()
 
     def _run_auto_approval(self, world) -> None:
@@ -274,71 +360,12 @@ class LocalTarget(Target):
 
         world.on_notification(on_event)
 
-    def _import_certificates(
-        self, world, stack: RenderedStack, known: dict[str, str] | None
-    ) -> dict[str, str]:
-        consumer = stack.name.consumer or ""
-        bundle = ensure_certificates(self.cert_dir(consumer), self.spec.name, consumer)
-        tags = {naming.TAG_LINK: self.spec.name, "privlink:consumer": consumer}
-        known = known or {}
-        server = world.import_certificate(
-            stack.account,
-            stack.region,
-            "server",
-            bundle.server_cert + bundle.ca_cert,
-            tags,
-            arn=known.get("server_certificate_arn")
-            if known.get("server_certificate_arn") in world.certificates
-            else None,
-        )
-        client = world.import_certificate(
-            stack.account,
-            stack.region,
-            "client",
-            bundle.client_cert + bundle.ca_cert,
-            tags,
-            arn=known.get("client_ca_arn") if known.get("client_ca_arn") in world.certificates else None,
-        )
-        return {"server_certificate_arn": server, "client_ca_arn": client}
-
     def _service_id(self, world) -> str | None:
         record = world.find_stack(naming.producer_stack(self.spec.name).name)
         return record.outputs.get(naming.OUT_SERVICE_ID) if record else None
 
     def _declared_owners(self, world) -> dict[str, str]:
         return {world.account(c.account).id: c.name for c in self.spec.consumers}
-
-    def _accept_declared(self, world, outputs: dict[str, dict[str, str]], progress: Progress) -> None:
-        service = self.spec.producer.endpoint_service
-        service_id = self._service_id(world)
-        if not (service.acceptance_required and service.auto_accept and service_id):
-            return
-        owners = self._declared_owners(world)
-        pending = [
-            c["VpcEndpointId"]
-            for c in world.connections(service_id)
-            if c["VpcEndpointState"] == "pendingAcceptance" and c["VpcEndpointOwner"] in owners
-        ]
-        if pending:
-            progress(f"accepting {', '.join(pending)} (declared consumers)")
-            world.accept(service_id, pending)
-
-    def _verify_private_dns(self, world, outputs: dict[str, dict[str, str]], progress: Progress) -> None:
-        service_id = self._service_id(world)
-        if service_id and self.spec.producer.endpoint_service.private_dns_name:
-            service = world.endpoint_services[service_id]
-            if service.private_dns_state != "verified":
-                progress(f"verifying private DNS name {service.private_dns_name} (sandbox: TXT found)")
-                world.verify_private_dns(service_id)
-
-    def _remove_orphans(self, world, engine, wanted: set[str], progress: Progress) -> None:
-        """Stacks of this link that the spec no longer renders (e.g. a removed consumer)."""
-        prefix = f"privlink-{self.spec.name}-"
-        orphans = [s for s in world.stacks.values() if s.name.startswith(prefix) and s.name not in wanted]
-        for part in ("vpn", "consumer", "producer"):
-            for record in [s for s in orphans if s.name.startswith(f"{prefix}{part}")]:
-                progress(f"{record.name}: deleting (no longer in the spec)")
-                engine.delete(record.name, record.account, record.region)
 
     # -- data plane -------------------------------------------------------------------------------
     def consumer_vpcs(self, world) -> dict[str, str]:
@@ -653,7 +680,6 @@ class LocalTarget(Target):
     # -- down -----------------------------------------------------------------------------------------
     def down(self, progress: Progress = no_progress) -> None:
         from privlink.targets.local.dataplane import control
-        from privlink.targets.local.engine.engine import Engine
 
         # The data plane goes first, found even when the runtime file is gone, corrupt or stale
         if control.stop(self.runtime_path, warn=self._warn_once):
@@ -666,30 +692,19 @@ class LocalTarget(Target):
             exc.what += "; down stopped the data plane but removed none of the stacks the file records"
             raise
         if deployed:
-            engine = Engine(world)
-            try:
-                stacks = self.stacks()
-            except BadInput:
-                stacks = []
-            known = {s.stack_name for s in stacks}
-            self._remove_orphans(world, engine, known, progress)
-            for batch in delete_batches(stacks):
-                for stack in batch:
-                    if stack.name.part == "producer":
-                        self._reject_remaining(world)
-                    if world.find_stack(stack.stack_name, stack.account, stack.region):
-                        progress(f"{stack.stack_name}: deleting")
-                        engine.delete(stack.stack_name, stack.account, stack.region)
-                        self.save_world(world)
-                        interrupt_point(f"deleted:{stack.stack_name}")
-            for arn, cert in list(world.certificates.items()):
-                if cert.tags.get(naming.TAG_LINK) == self.spec.name:
-                    cert_owners.add(cert.tags.get("privlink:consumer", ""))
-                    world.delete_certificate(arn)
+            cert_owners.update(
+                cert.tags.get("privlink:consumer", "")
+                for cert in world.certificates.values()
+                if cert.tags.get(naming.TAG_LINK) == self.spec.name
+            )
+            self.run(self.lifecycle(world, "down"), world, progress)
             self.save_world(world)
-            if world.stacks or world.certificates:
-                left = sorted(s.name for s in world.stacks.values())
-                raise DeployFailed("down", f"the sandbox still holds {', '.join(left) or 'certificates'}")
+            mine = [s.name for s in world.stacks.values() if naming.parse_stack_name(self.spec.name, s.name)]
+            certs = [c for c in world.certificates.values() if c.tags.get(naming.TAG_LINK) == self.spec.name]
+            if mine or certs:
+                raise DeployFailed(
+                    "down", f"the sandbox still holds {', '.join(sorted(mine)) or 'certificates'}"
+                )
         for path in (
             self.world_path,
             self.meta_path,
@@ -706,19 +721,6 @@ class LocalTarget(Target):
             progress(f"left in {self.state_dir}: {names} (not created by privlink)")
         if self.state_dir.exists() and not any(self.state_dir.iterdir()):
             self.state_dir.rmdir()
-
-    def _reject_remaining(self, world) -> None:
-        """Endpoints that outlive their consumer stack (or undeclared ones) would block the service."""
-        service_id = self._service_id(world)
-        if not service_id or service_id not in world.endpoint_services:
-            return
-        live = [
-            c["VpcEndpointId"]
-            for c in world.connections(service_id)
-            if c["VpcEndpointState"] in ("pendingAcceptance", "pending", "available")
-        ]
-        if live:
-            world.reject(service_id, live)
 
 
 def _remove_certificates(root: Path, consumers: set[str]) -> list[Path]:

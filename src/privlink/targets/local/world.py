@@ -288,6 +288,15 @@ class World(BaseModel):
         """AZ name -> AZ ID as the account sees them."""
         return idfmt.az_mapping(self.account(label).id, region)
 
+    def instance_type_offerings(self, label: str, region: str, types: Any) -> dict[str, frozenset[str]]:
+        """DescribeInstanceTypeOfferings by AZ ID: instance type -> the AZ IDs offering it.
+
+        The sandbox offers every type everywhere; a world that models gaps answers here, and the
+        lifecycle plan then avoids them as it does on AWS.
+        """
+        ids = frozenset(self.az_mapping(label, region).values())
+        return {t: ids for t in types}
+
     def az_name_for_id(self, label: str, region: str, az_id: str) -> str:
         for name, zone_id in self.az_mapping(label, region).items():
             if zone_id == az_id:

@@ -158,6 +158,7 @@ def test_a_failed_consumer_deploy_rolls_the_endpoints_and_the_instance_back():
     stacks = stacks_of(with_test_instance())
     d = Deployer()
     d.deploy(stacks[0])  # the producer
+    d.deploy(stacks[1])  # the consumer's network
     [consumer] = consumers_of(stacks)
     consumer.template["Resources"]["Ec2MessagesEndpoint"]["Properties"]["ServiceName"] = {
         "Fn::Sub": "com.amazonaws.${AWS::Region}.no-such-service"

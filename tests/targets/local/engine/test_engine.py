@@ -16,13 +16,14 @@ from privlink.targets.local.engine.handlers import HANDLERS
 from privlink.targets.local.world import AVAILABLE, PENDING_ACCEPTANCE, World
 from privlink.templates.render import render_stacks
 from privlink.templates.stacks import (
+    PLAN_AZ_IDS,
+    PLAN_IMAGE,
     FromAccount,
     FromOutput,
+    FromPlan,
     FromStep,
     Literal,
     RenderedStack,
-    delete_batches,
-    deploy_batches,
 )
 
 
@@ -77,7 +78,9 @@ def stacks_of(data: dict) -> list[RenderedStack]:
 
 
 class Deployer:
-    """Binds parameters the way a target does and deploys stacks batch by batch."""
+    """Binds parameters the way a target does and deploys stacks in render order (which has every
+    stack after the ones it depends on); `FromPlan` values as the plan decides them: the producer's
+    account's AZ IDs, the same for same-region consumer networks, the AMI of the SSM parameter."""
 
     def __init__(self) -> None:
         self.world = World(id_seed="engine-tests")
@@ -86,6 +89,20 @@ class Deployer:
         self.outputs: dict[str, dict[str, str]] = {}
         self.certs: dict[tuple[str, str], str] = {}
         self.account_override: dict[str, str] = {}
+        self.producer_zones: tuple[str, list[str]] | None = None  # (region, AZ IDs)
+
+    def plan_value(self, stack: RenderedStack, binding: FromPlan) -> str:
+        if binding.key.startswith(PLAN_IMAGE):
+            return ssm_parameter(stack.region, binding.key[len(PLAN_IMAGE) :])
+        assert binding.key == PLAN_AZ_IDS
+        if stack.name.part == "producer":
+            self.producer_zones = (
+                stack.region,
+                list(self.world.az_mapping(stack.account, stack.region).values()),
+            )
+        if self.producer_zones is not None and self.producer_zones[0] == stack.region:
+            return ",".join(self.producer_zones[1])
+        return ",".join(self.world.az_mapping(stack.account, stack.region).values())
 
     def bind(self, stack: RenderedStack) -> dict[str, str]:
         values = {}
@@ -104,6 +121,8 @@ class Deployer:
                 values[name] = self.certs[key]
             elif isinstance(binding, Literal):
                 values[name] = binding.value
+            elif isinstance(binding, FromPlan):
+                values[name] = self.plan_value(stack, binding)
             else:
                 raise AssertionError(f"unexpected binding {binding!r}")
         return values
@@ -113,14 +132,12 @@ class Deployer:
         return self.outputs[stack.stack_name]
 
     def deploy_all(self, stacks: list[RenderedStack]) -> None:
-        for batch in deploy_batches(stacks):
-            for stack in batch:
-                self.deploy(stack)
+        for stack in stacks:
+            self.deploy(stack)
 
     def delete_all(self, stacks: list[RenderedStack]) -> None:
-        for batch in delete_batches(stacks):
-            for stack in batch:
-                self.engine.delete(stack.stack_name, stack.account, stack.region)
+        for stack in reversed(stacks):
+            self.engine.delete(stack.stack_name, stack.account, stack.region)
 
 
 def producer_of(stacks):
@@ -163,8 +180,10 @@ def test_full_lifecycle_of_rendered_stacks(variant):
             zone, _, name = entry.partition(":")
             assert re.fullmatch(r"Z[0-9A-Z]+", zone)
             assert idfmt.RE_ENDPOINT_DNS.match(name), name
+        network = d.outputs[consumer.stack_name.replace("-consumer-", "-network-")]
+        assert cout["SubnetIds"] == network["SubnetIds"]  # the network stack's subnets, re-exported
         if consumer.region == producer.region:
-            assert cout["AvailabilityZoneIds"] == out["AvailabilityZoneIds"]
+            assert network["AvailabilityZoneIds"] == out["AvailabilityZoneIds"]
         endpoint = world.endpoints[cout["EndpointId"]]
         assert endpoint.state == PENDING_ACCEPTANCE
         assert world.accept(service.id, [endpoint.id]) == []
@@ -231,6 +250,7 @@ def test_unlisted_principal_fails_consumer_and_leaves_nothing_behind():
     d.account_override["dev"] = "stranger"  # the producer allows another account, not dev
     producer = producer_of(stacks)
     d.deploy(producer)
+    d.deploy(next(s for s in stacks if "-network-" in s.stack_name))
     before = set(d.world.resources)
     consumer = consumers_of(stacks)[0]
     with pytest.raises(DeployFailed) as info:

@@ -166,7 +166,7 @@ class Engine:
                     created.append(res)
                     status = "CREATE_COMPLETE"
                 else:
-                    res = self._live(old, account, region)
+                    res = self._live(old, account, region, name)
                     if old.properties == props:
                         status = ""
                     else:
@@ -219,7 +219,7 @@ class Engine:
             self._delete_quietly(res, account, region, name)
         for lid in removed:
             old = previous[lid]
-            res = self._find(old, account, region)
+            res = self._find(old, account, region, name)
             if res is not None:
                 self._delete_quietly(res, account, region, name)
             self._event(record, lid, old.type, old.physical_id, "DELETE_COMPLETE")
@@ -250,7 +250,7 @@ class Engine:
         order += [lid for lid in record.resources if lid not in order]
         for lid in reversed(order):
             entry = record.resources[lid]
-            res = self._find(entry, account, region)
+            res = self._find(entry, account, region, stack_name)
             if res is not None:
                 try:
                     HANDLERS[entry.type].delete(Op(self.world, account, region, stack_name, lid), res)
@@ -303,7 +303,10 @@ class Engine:
 
         return exists
 
-    def _find(self, entry: StackResource, account: str, region: str) -> Resource | None:
+    def _find(self, entry: StackResource, account: str, region: str, stack: str = "") -> Resource | None:
+        """The live resource behind a stack's entry. Physical IDs are not unique for every type (a
+        record set's is its name, the same in two zones): the stack's own resource wins."""
+        found = None
         for res in self.world.resources.values():
             if (
                 res.id == entry.physical_id
@@ -311,11 +314,13 @@ class Engine:
                 and res.account == account
                 and (res.region == region or res.type.startswith("AWS::IAM::"))
             ):
-                return res
-        return None
+                if res.stack == stack and res.logical_id == entry.logical_id:
+                    return res
+                found = found or res
+        return found
 
-    def _live(self, entry: StackResource, account: str, region: str) -> Resource:
-        res = self._find(entry, account, region)
+    def _live(self, entry: StackResource, account: str, region: str, stack: str = "") -> Resource:
+        res = self._find(entry, account, region, stack)
         if res is None:
             raise SimulatedAwsError(
                 "NotFound", f"{entry.type} {entry.physical_id} no longer exists (deleted outside the stack)"
@@ -343,7 +348,7 @@ class Engine:
         if updating:
             # In-place updates made before the failure are reverted to the previous properties.
             for lid, old in previous.items():
-                res = self._find(old, account, region)
+                res = self._find(old, account, region, name)
                 if res is not None and res.properties != old.properties:
                     try:
                         HANDLERS[old.type].update(

@@ -84,7 +84,10 @@ class Op:
 
 
 def key_of(res: Resource) -> str:
-    return f"{res.type}|{res.account}|{res.region}|{res.id}"
+    key = f"{res.type}|{res.account}|{res.region}|{res.id}"
+    if res.data.get("zone_id"):  # a record set's physical ID is its name: unique per zone only
+        key += f"|{res.data['zone_id']}"
+    return key
 
 
 def remove(world: World, res: Resource) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from privlink.lifecycle import facts
 from privlink.targets.local.engine import ids as idfmt
 from privlink.targets.local.engine.handlers import aws_services
 from privlink.targets.local.engine.handlers.base import (
@@ -36,8 +37,9 @@ SERVICE = "AWS::EC2::VPCEndpointService"
 ENDPOINT = "AWS::EC2::VPCEndpoint"
 PRINCIPAL = re.compile(r"^(\*|arn:aws(-cn|-us-gov)?:iam::\d{12}:(root|(role|user)/[\w+=,.@/-]+))$")
 CONNECTION_EVENTS = {"Accept", "Connect", "Delete", "Reject"}
-# AZ IDs where cross-region PrivateLink is not offered (aws-facts-detailed §6).
-NO_CROSS_REGION_AZ_IDS = {"use1-az3", "usw1-az2", "apne1-az3", "apne2-az2", "apne2-az4"}
+# AZ IDs where cross-region PrivateLink is not offered: the one constant the plan avoids too (with
+# its source there).
+NO_CROSS_REGION_AZ_IDS = facts.NO_CROSS_REGION_AZ_IDS
 
 
 def _service_of(op: Op, service_id: str) -> EndpointService:
