@@ -27,6 +27,7 @@ def test_one_section_per_finding_id():
         "principal-not-allowed",
         "endpoint-sg-blocks-clients",
         "targets-unhealthy",
+        "targets-initial",
         "az-without-healthy-targets",
         "az-not-served",
         "vpc-dns-attributes",
