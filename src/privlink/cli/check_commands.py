@@ -151,20 +151,21 @@ def doctor_command(
     ctx: typer.Context,
     output: OutputFormat = typer.Option(OutputFormat.text, "--output", help="text or json."),
 ) -> None:
-    """Run every check; findings with id, severity, resource, evidence and fix (exit 1 on errors)."""
-    from privlink.doctor import has_errors, run_checks
+    """Run every check; findings with id, severity, resource, evidence and fix (exit 1 on errors, 3 when
+    no error was found but some checks could not judge)."""
+    from privlink.doctor import diagnose
     from privlink.doctor.report import render_text, to_json
 
     g = globals_of(ctx)
     target = checkable(g.target_for())
     observation = target.observe()
-    findings = run_checks(observation)
+    diagnosis = diagnose(observation)
     if output is OutputFormat.json:
-        emit_json(to_json(findings, observation.target))
+        emit_json(to_json(diagnosis, observation.target))
     else:
-        sys.stdout.write(render_text(findings, color=sys.stdout.isatty()))
-    if has_errors(findings):
-        raise typer.Exit(1)
+        sys.stdout.write(render_text(diagnosis, color=sys.stdout.isatty()))
+    if diagnosis.exit_code:
+        raise typer.Exit(diagnosis.exit_code)
 
 
 def register(app: typer.Typer) -> None:
