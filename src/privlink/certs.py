@@ -1,8 +1,8 @@
 """Certificates for Client VPN mutual authentication: a CA, a server and a client certificate.
 
-Files live in one directory per consumer; private keys are created 0600 (never chmod-ed after)
-and never printed. Existing files are reused while they are valid (parse, match their key, are
-signed by the CA and are not about to expire).
+Files live in one directory per consumer of `.privlink/certs/`; every file there is created 0600
+(private keys never chmod-ed after) and keys are never printed. Existing files are reused while they
+are valid (parse, match their key, are signed by the CA and are not about to expire).
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from privlink.errors import StateError
+from privlink.statefile import ensure_private_dir, write_private_bytes
 
 KEY_SIZE = 2048  # ACM import for Client VPN: RSA 2048 is accepted everywhere
 VALID_DAYS = 825
@@ -28,6 +30,12 @@ RENEW_BEFORE = dt.timedelta(days=30)
 CA_CERT, CA_KEY = "ca.crt", "ca.key"
 SERVER_CERT, SERVER_KEY = "server.crt", "server.key"
 CLIENT_CERT, CLIENT_KEY = "client.crt", "client.key"
+FILES = (CA_CERT, CA_KEY, SERVER_CERT, SERVER_KEY, CLIENT_CERT, CLIENT_KEY)
+
+
+def written_here(name: str) -> bool:
+    """True for a file name `ensure_certificates` writes, or its temporary file (a crash's leftover)."""
+    return name in FILES or any(re.fullmatch(rf"\.{re.escape(f)}\.\d+\.tmp", name) for f in FILES)
 
 
 @dataclass(frozen=True)
@@ -68,12 +76,6 @@ def write_private(path: Path, data: bytes) -> None:
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as handle:
         handle.write(data)
-    os.replace(tmp, path)
-
-
-def write_public(path: Path, data: bytes) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(data)
     os.replace(tmp, path)
 
 
@@ -217,14 +219,14 @@ def ensure_certificates(
     now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.timezone.utc),
 ) -> CertBundle:
     """The consumer's CA, server and client certificates, made or reused, in `directory`."""
-    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    ensure_private_dir(directory)
     at = now()
     ca = _load(directory, CA_CERT, CA_KEY)
     renewed = False
     if ca is None or not _valid(ca[0], at):
         ca = _make_ca(f"privlink {link} {consumer} CA", at)
-        write_private(directory / CA_KEY, _key_pem(ca[1]))
-        write_public(directory / CA_CERT, ca[0].public_bytes(serialization.Encoding.PEM))
+        write_private_bytes(directory / CA_KEY, _key_pem(ca[1]))
+        write_private_bytes(directory / CA_CERT, ca[0].public_bytes(serialization.Encoding.PEM))
         renewed = True
     ca_cert, ca_key = ca
     pems: dict[str, str] = {}
@@ -236,8 +238,8 @@ def ensure_certificates(
         if leaf is None or not _valid(leaf[0], at) or not issued_by(leaf[0], ca_cert):
             common_name = f"{role}.{consumer}.{link}.privlink"
             leaf = _make_leaf(common_name, ca_cert, ca_key, server, at)
-            write_private(directory / key_file, _key_pem(leaf[1]))
-            write_public(directory / cert_file, leaf[0].public_bytes(serialization.Encoding.PEM))
+            write_private_bytes(directory / key_file, _key_pem(leaf[1]))
+            write_private_bytes(directory / cert_file, leaf[0].public_bytes(serialization.Encoding.PEM))
         pems[role] = leaf[0].public_bytes(serialization.Encoding.PEM).decode()
     return CertBundle(
         directory=directory,

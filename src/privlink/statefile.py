@@ -1,15 +1,18 @@
-"""Reading privlink's own files in `.privlink/`: a missing file is None, a broken one a `StateError`.
+"""Reading and writing privlink's own files in `.privlink/`: a missing file is None, a broken one a
+`StateError`; what privlink writes there is 0600 (directories 0700) whatever the umask.
 
 Every reader of the state goes through `read_state_text` / `read_state_json`, so a truncated file, a
 directory where a file goes or a file without read permission is one line naming the file and the
-fix (exit 2), never a traceback.
+fix (exit 2), never a traceback. Every writer goes through `ensure_private_dir` and
+`write_private_bytes` / `write_private_text` / `open_private_append`.
 """
 
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from pydantic import ValidationError
 
@@ -70,3 +73,57 @@ def corrupt(path: Path, exc: Exception, fix: str) -> StateError:
     else:
         detail = str(exc)
     return StateError(str(path), f"is corrupt ({' '.join(detail.split())})", fix)
+
+
+# -- writing: every file privlink creates in `.privlink/` is 0600 and every directory 0700, whatever the
+# umask (the state names processes privlink signals and holds private keys: no other user may write or
+# read it). Modes are set at creation, so there is no moment with a wider one.
+
+PRIVATE_FILE = 0o600
+PRIVATE_DIR = 0o700
+
+
+def ensure_private_dir(path: Path) -> None:
+    """Create `path` and any missing parents as 0700 directories (existing ones are left alone)."""
+    missing = []
+    for candidate in (path, *path.parents):
+        if candidate.is_dir():
+            break
+        missing.append(candidate)
+    for directory in reversed(missing):
+        try:
+            os.mkdir(directory, PRIVATE_DIR)
+        except FileExistsError:
+            continue  # made meanwhile by someone else: not ours to change
+        except NotADirectoryError:
+            check_state_dir(directory.parent)
+            raise
+        os.chmod(directory, PRIVATE_DIR)  # the umask may have taken bits from the owner too
+
+
+def write_private_bytes(path: Path, data: bytes) -> None:
+    """Replace `path` atomically with `data`, created 0600 (a temporary file beside it, then a rename)."""
+    ensure_private_dir(path.parent)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.unlink(missing_ok=True)
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE)
+        with os.fdopen(fd, "wb") as handle:
+            os.fchmod(handle.fileno(), PRIVATE_FILE)
+            handle.write(data)
+        os.replace(tmp, path)
+    except BaseException:  # e.g. Ctrl-C: no stray file that `down` would not know to remove
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def write_private_text(path: Path, text: str) -> None:
+    write_private_bytes(path, text.encode("utf-8"))
+
+
+def open_private_append(path: Path) -> BinaryIO:
+    """`path` opened for appending (a log), created 0600 when missing and made 0600 when not."""
+    ensure_private_dir(path.parent)
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, PRIVATE_FILE)
+    os.fchmod(fd, PRIVATE_FILE)
+    return os.fdopen(fd, "ab")

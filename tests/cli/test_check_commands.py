@@ -36,7 +36,7 @@ def test_demo_then_a_fault_then_clear(tmp_path):
     finally:
         down = privlink("down", "--yes", cwd=tmp_path)
         assert down.returncode == 0, down.stderr
-    assert not (tmp_path / ".privlink").exists()
+    assert [p.name for p in (tmp_path / ".privlink").iterdir()] == ["lock"]  # down keeps the lock
 
 
 def test_sandbox_commands_refuse_without_a_sandbox(tmp_path):

@@ -43,4 +43,4 @@ def test_up_test_and_down_with_the_test_instance(tmp_path):
     finally:
         down = privlink("down", "--yes", cwd=tmp_path)
         assert down.returncode == 0, down.stderr
-    assert not (tmp_path / ".privlink").exists()
+    assert [p.name for p in (tmp_path / ".privlink").iterdir()] == ["lock"]  # down keeps the lock

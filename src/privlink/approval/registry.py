@@ -9,7 +9,6 @@ DynamoDB table: partition key `account_id` (S); attributes `principal`, `consume
 from __future__ import annotations
 
 import json
-import os
 import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -21,7 +20,7 @@ from pydantic import BaseModel, ConfigDict
 
 from privlink.approval.handler import principal_allowed
 from privlink.errors import AwsError, BadInput
-from privlink.statefile import check_state_dir, corrupt, read_state_json
+from privlink.statefile import check_state_dir, corrupt, read_state_json, write_private_text
 
 ACCOUNT_ID = re.compile(r"^\d{12}$")
 PRINCIPAL_ARN = re.compile(r"^arn:aws(-cn|-us-gov)?:iam::(\d{12}):(root|(role|user)/[\w+=,.@/-]{1,512})$")
@@ -221,11 +220,8 @@ class LocalRegistry:
         return {k: RegistryEntry(**v.model_dump()) for k, v in stored.consumers.items()}
 
     def _save(self, entries: dict[str, RegistryEntry]) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         data = {"version": 1, "consumers": {k: entries[k].to_json() for k in sorted(entries)}}
-        tmp = self.path.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-        os.replace(tmp, self.path)
+        write_private_text(self.path, json.dumps(data, indent=2) + "\n")
 
     def add(self, account_id: str, principal: str | None = None, name: str | None = None) -> RegistryEntry:
         check_entry(account_id, principal, name)

@@ -13,6 +13,7 @@ from typing import Any
 
 import typer
 
+from privlink.cli.locking import mutating
 from privlink.cli.main import OutputFormat, emit_json, globals_of, stderr
 from privlink.errors import BadInput, PrivlinkError
 
@@ -240,8 +241,8 @@ def vpn_config(
 
 def register(app: typer.Typer) -> None:
     app.command()(plan)
-    app.command()(up)
+    app.command()(mutating()(up))
     app.command()(status)
-    app.command()(down)
-    app.command()(connections)
-    app.command("vpn-config")(vpn_config)
+    app.command()(mutating()(down))
+    app.command()(mutating(unless=lambda args: args["action"] == "list")(connections))
+    app.command("vpn-config")(mutating()(vpn_config))  # makes the certificates when missing

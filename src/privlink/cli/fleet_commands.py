@@ -11,6 +11,7 @@ from typing import Any
 
 import typer
 
+from privlink.cli.locking import mutating
 from privlink.cli.main import OutputFormat, emit_json, globals_of, stderr
 from privlink.errors import BadInput, PrivlinkError
 
@@ -72,6 +73,7 @@ def registry_for(spec, kind: str, state_dir, factory: ClientFactory | None = Non
 
 
 @consumers_app.command("add")
+@mutating()
 def consumers_add(
     ctx: typer.Context,
     account_id: str = typer.Argument(..., metavar="ACCOUNT_ID", help="The consumer's 12-digit account ID."),
@@ -87,6 +89,7 @@ def consumers_add(
 
 
 @consumers_app.command("remove")
+@mutating()
 def consumers_remove(
     ctx: typer.Context,
     account_id: str = typer.Argument(..., metavar="ACCOUNT_ID", help="The account ID to remove."),

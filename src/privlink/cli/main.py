@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 from typing import Any
@@ -46,21 +46,26 @@ class Globals:
     spec_path: Path
     target: str | None
     debug: bool
+    _spec: Any = field(default=None, repr=False)
 
     @property
     def state_dir(self) -> Path:
         return self.spec_path.resolve().parent / ".privlink"
 
-    def spec(self):  # -> Spec, imported lazily
+    def spec(self):  # -> Spec, imported lazily; loaded once per command
         from privlink.spec import load_spec
 
-        return load_spec(self.spec_path)
+        if self._spec is None:
+            self._spec = load_spec(self.spec_path)
+        return self._spec
 
     def target_for(self, spec=None):  # -> Target
         from privlink.targets.base import make_target
 
         spec = spec if spec is not None else self.spec()
-        return make_target(spec, self.state_dir, self.target)
+        target = make_target(spec, self.state_dir, self.target)
+        target.warn = warning  # e.g. a stale state file ignored: one line on stderr
+        return target
 
 
 @app.callback()
@@ -82,6 +87,10 @@ def globals_of(ctx: typer.Context) -> Globals:
 def stderr(line: str) -> None:
     """Progress and diagnostics go to stderr; data goes to stdout."""
     print(line, file=sys.stderr, flush=True)
+
+
+def warning(line: str) -> None:
+    stderr(f"privlink: warning: {line}")
 
 
 def emit_json(data: Any) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from privlink.cli.locking import mutating
 from privlink.cli.main import OutputFormat, emit_json, globals_of, stderr
 from privlink.errors import BadInput
 
@@ -21,6 +22,7 @@ def _local_target(ctx: typer.Context):
 
 
 @sandbox.command()
+@mutating(unless=lambda args: args["list_faults"])
 def inject(
     ctx: typer.Context,
     fault: str = typer.Argument(None, help="The fault to inject; see --list."),
@@ -52,6 +54,7 @@ def inject(
 
 
 @sandbox.command()
+@mutating()
 def clear(
     ctx: typer.Context,
     output: OutputFormat = typer.Option(OutputFormat.text, "--output", "-o", help="text or json."),

@@ -55,9 +55,10 @@ class Target(ABC):
 
     name: str
 
-    def __init__(self, spec: Spec, state_dir: Path) -> None:
+    def __init__(self, spec: Spec, state_dir: Path, warn: Progress = no_progress) -> None:
         self.spec = spec
         self.state_dir = state_dir
+        self.warn = warn  # warnings for the user (stderr), e.g. a stale state file ignored
 
     @abstractmethod
     def plan(self, progress: Progress = no_progress) -> list[PlannedChange]:

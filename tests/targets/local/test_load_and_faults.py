@@ -285,14 +285,16 @@ def assert_converged(workdir: Path) -> None:
 
 
 def assert_nothing_left(workdir: Path, block: str | None, dns: str | None) -> None:
-    """After `down`: no process, no socket in the sandbox's loopback block or at its DNS address, no state."""
+    """After `down`: no process, no socket in the sandbox's loopback block or at its DNS address, no state
+    but the project's lock (`down` never deletes it: another command may be waiting on it)."""
     assert dataplane_pids(workdir / ".privlink") == []
     extra = set()
     if dns:
         host, port = dns.split(":")
         extra.add((host, int(port)))
     assert bound_in(block, extra) == []
-    assert sorted(p.name for p in workdir.iterdir()) == ["privlink.yaml"]
+    assert sorted(p.name for p in workdir.iterdir()) == [".privlink", "privlink.yaml"]
+    assert [p.name for p in (workdir / ".privlink").iterdir()] == ["lock"]
 
 
 def sandbox_addresses(workdir: Path) -> tuple[str | None, str | None]:

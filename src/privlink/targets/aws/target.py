@@ -34,6 +34,7 @@ from privlink.fleet import (
 )
 from privlink.partitions import partition_of
 from privlink.spec.models import Spec
+from privlink.statefile import write_private_text
 from privlink.targets.aws import steps
 from privlink.targets.aws.deployer import Deployer, template_changes
 from privlink.targets.aws.gateway import Gateway, SessionFactory, boto3_session
@@ -125,10 +126,7 @@ class AwsState:
                 self._save()
 
     def _save(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(self.path.name + ".tmp")
-        tmp.write_text(json.dumps(self.data, indent=2, sort_keys=True), encoding="utf-8")
-        tmp.replace(self.path)
+        write_private_text(self.path, json.dumps(self.data, indent=2, sort_keys=True))
 
 
 class AwsTarget(Target):

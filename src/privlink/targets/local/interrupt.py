@@ -1,5 +1,9 @@
-"""Test-only: a real SIGINT at a named step of the local `up`, so tests can interrupt it at a chosen
-point deterministically (`PRIVLINK_TEST_INTERRUPT_AT=<step>`). Unset, it does nothing.
+"""Test-only: a real signal at a named step of the local `up`/`down`, so tests can interrupt or pause a
+command at a chosen point deterministically. Unset, it does nothing.
+
+`PRIVLINK_TEST_INTERRUPT_AT=<step>` raises SIGINT there (Ctrl-C); `PRIVLINK_TEST_STOP_AT=<step>`
+raises SIGSTOP there, so the command pauses (holding what it holds, e.g. the project lock) until the
+test sends SIGCONT.
 
 Steps: `<stack>/<LogicalId>` once that resource is created or updated, `deployed:<stack>` once a
 stack and its follow-ups are done (before the world is saved), `import-certificates:<consumer>`,
@@ -14,8 +18,11 @@ import os
 import signal
 
 ENV = "PRIVLINK_TEST_INTERRUPT_AT"
+STOP_ENV = "PRIVLINK_TEST_STOP_AT"
 
 
 def interrupt_point(step: str) -> None:
     if os.environ.get(ENV) == step:
-        os.kill(os.getpid(), signal.SIGINT)  # Python raises KeyboardInterrupt right here
+        signal.raise_signal(signal.SIGINT)  # Python raises KeyboardInterrupt right here
+    if os.environ.get(STOP_ENV) == step:
+        signal.raise_signal(signal.SIGSTOP)  # paused until SIGCONT

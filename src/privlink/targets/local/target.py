@@ -1,12 +1,13 @@
 """The local target: deploys the rendered templates into the sandbox world and runs the data plane.
 
-State in `.privlink/`: `sandbox.json` (the world), `local.json` (the loopback block and injected
-faults), `dataplane.json` (what the data plane serves), `dataplane-runtime.json` (what it
-publishes), `dataplane.log`, `certs/<consumer>/` (keys 0600).
+State in `.privlink/` (files 0600, directories 0700): `sandbox.json` (the world), `local.json` (the
+loopback block and injected faults), `dataplane.json` (what the data plane serves),
+`dataplane-runtime.json` (what it publishes, with its identity), `dataplane.log`, `certs/<consumer>/`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
@@ -20,7 +21,7 @@ from privlink.certs import ensure_certificates
 from privlink.deploy import bind_parameters
 from privlink.errors import BadInput, DeployFailed, PrivlinkError, StateError
 from privlink.spec.models import Spec
-from privlink.statefile import check_state_dir, corrupt, read_state_json
+from privlink.statefile import check_state_dir, corrupt, ensure_private_dir, read_state_json
 from privlink.targets.base import ActionResult, Connection, PlannedChange, Progress, Target, no_progress
 from privlink.targets.local.interrupt import interrupt_point
 from privlink.templates import naming
@@ -67,13 +68,20 @@ class LocalTarget(Target):
         state_dir: Path,
         clock: Callable[[], float] = time.monotonic,
         time_scale: float | None = None,
+        warn: Progress = no_progress,
     ) -> None:
         """`time_scale` multiplies the data plane's health-check timings (tests pass e.g. 0.05);
         None: PRIVLINK_SANDBOX_TIME_SCALE, see `data_plane_time_scale`."""
-        super().__init__(spec, state_dir)
+        super().__init__(spec, state_dir, warn)
         self.clock = clock
         self.time_scale = time_scale
+        self._warned: set[str] = set()
         check_state_dir(state_dir)
+
+    def _warn_once(self, message: str) -> None:
+        if message not in self._warned:
+            self._warned.add(message)
+            self.warn(message)
 
     # -- paths and state --------------------------------------------------------------------------
     @property
@@ -121,7 +129,6 @@ class LocalTarget(Target):
     def save_meta(self, data: dict[str, Any]) -> None:
         from privlink.targets.local.dataplane.config_model import write_json_atomic
 
-        self.state_dir.mkdir(parents=True, exist_ok=True)
         write_json_atomic(self.meta_path, data)
 
     # -- rendering ----------------------------------------------------------------------------------
@@ -206,7 +213,7 @@ class LocalTarget(Target):
             from privlink.approval.registry import LocalRegistry
 
             LocalRegistry(self.state_dir).list()
-        self.state_dir.mkdir(parents=True, exist_ok=True)
+        ensure_private_dir(self.state_dir)
         self._prepare_accounts(world)
         self._run_auto_approval(world)
         engine = Engine(world)
@@ -340,38 +347,62 @@ class LocalTarget(Target):
                 found[record.outputs[naming.OUT_VPC_ID]] = consumer.name
         return found
 
-    def loopback_block(self) -> str:
-        from privlink.targets.local.dataplane.config_model import allocate_loopback_block
-
-        meta = self.meta()
-        if not meta.get("loopback_block"):
-            ports = {self.spec.producer.service.port}
-            meta["loopback_block"] = allocate_loopback_block(str(self.state_dir.resolve()), ports)
-            self.save_meta(meta)
-        return meta["loopback_block"]
-
-    def apply_dataplane(self, world, progress: Progress = no_progress) -> None:
-        """Write the data plane's config from the world; start it, or reload it when running."""
+    def _save_dataplane_config(self, world, block: str, running: bool) -> None:
         from privlink.targets.local import faults
-        from privlink.targets.local.dataplane import control
         from privlink.targets.local.dataplane.config_model import save_config
         from privlink.targets.local.world_to_dataplane import build_config
 
-        running = control.is_running(self.runtime_path)
         config = build_config(
             world,
-            self.loopback_block(),
+            block,
             self.consumer_vpcs(world),
             self.spec.producer.service.backend_port,
             time_scale=self.data_plane_time_scale(running),
         )
-        config = faults.apply_to_dataplane(config, self.meta().get("faults", []))
-        save_config(self.config_path, config)
-        if running:
+        save_config(self.config_path, faults.apply_to_dataplane(config, self.meta().get("faults", [])))
+
+    def apply_dataplane(self, world, progress: Progress = no_progress) -> None:
+        """Write the data plane's config from the world; reload it when running, else start it.
+
+        A start first stops any data plane of this project its runtime file does not name, then
+        claims the loopback block (the recorded one when free, else another, saying so) and hands the
+        claim to the new process, which holds it for as long as it runs.
+        """
+        from privlink.targets.local.dataplane import control
+        from privlink.targets.local.dataplane.config_model import claim_loopback_block
+
+        meta = self.meta()
+        recorded = meta.get("loopback_block")
+        running = self.runtime()
+        if running is not None:
+            block = recorded or running.get("loopback_block")
+            if not isinstance(block, str):
+                raise StateError(
+                    str(self.meta_path),
+                    "records no loopback block",
+                    "run `privlink down`, then `privlink up`",
+                )
+            if block != recorded:
+                self.save_meta({**meta, "loopback_block": block})
+            self._save_dataplane_config(world, block, running=True)
             control.reload(self.runtime_path)
-        else:
+            return
+        strays = control.stop(self.runtime_path, warn=self._warn_once)
+        if strays:
+            pids = ", ".join(str(p) for p in strays)
+            progress(f"stopped a data plane of this project that its runtime file did not name (pid {pids})")
+        ports = {self.spec.producer.service.port}
+        with claim_loopback_block(str(self.state_dir.resolve()), ports, prefer=recorded) as claim:
+            if claim.block != recorded:
+                if recorded:
+                    progress(
+                        f"loopback block {recorded} is taken (another sandbox or program holds it); "
+                        f"this sandbox moves to {claim.block}"
+                    )
+                self.save_meta({**self.meta(), "loopback_block": claim.block})
+            self._save_dataplane_config(world, claim.block, running=False)
             progress("starting the data plane")
-            control.start(self.config_path, self.runtime_path, self.log_path)
+            control.start(self.config_path, self.runtime_path, self.log_path, claim=claim.socket)
 
     def data_plane_time_scale(self, running: bool) -> float:
         """The time scale of the config written next: this target's, else PRIVLINK_SANDBOX_TIME_SCALE,
@@ -390,11 +421,14 @@ class LocalTarget(Target):
         return 1.0
 
     def runtime(self) -> dict[str, Any] | None:
+        """The runtime file when it names this project's live data plane; else None (warning once
+        when the file names something else: another project's or a reused pid)."""
         from privlink.targets.local.dataplane import control
 
-        if not control.is_running(self.runtime_path):
-            return None
-        return control.read_runtime(self.runtime_path)
+        runtime, verdict = control.running(self.runtime_path)
+        if runtime is None and verdict is not None and not verdict.stale:
+            self._warn_once(control.ignored(self.runtime_path, verdict))
+        return runtime
 
     def wait_until_serving(self, progress: Progress = no_progress, timeout: float = 10.0) -> None:
         """Until every available endpoint's ENIs listen and the DNS server answers."""
@@ -610,10 +644,16 @@ class LocalTarget(Target):
         from privlink.targets.local.dataplane import control
         from privlink.targets.local.engine.engine import Engine
 
-        deployed = self.world_path.exists()
-        world = self.load_world()  # a corrupt world stops `down` before it stops anything
-        if control.stop(self.runtime_path):
+        # The data plane goes first, found even when the runtime file is gone, corrupt or stale
+        if control.stop(self.runtime_path, warn=self._warn_once):
             progress("stopped the data plane")
+        deployed = self.world_path.exists()
+        cert_owners = {c.name for c in self.spec.consumers}  # whose certs/<consumer>/ privlink made
+        try:
+            world = self.load_world()
+        except StateError as exc:
+            exc.what += "; down stopped the data plane but removed none of the stacks the file records"
+            raise
         if deployed:
             engine = Engine(world)
             try:
@@ -633,6 +673,7 @@ class LocalTarget(Target):
                         interrupt_point(f"deleted:{stack.stack_name}")
             for arn, cert in list(world.certificates.items()):
                 if cert.tags.get(naming.TAG_LINK) == self.spec.name:
+                    cert_owners.add(cert.tags.get("privlink:consumer", ""))
                     world.delete_certificate(arn)
             self.save_world(world)
             if world.stacks or world.certificates:
@@ -648,7 +689,10 @@ class LocalTarget(Target):
             self.state_dir / "registry.json",  # on AWS the registry table goes with the producer stack
         ):
             path.unlink(missing_ok=True)
-        _remove_tree(self.state_dir / "certs")
+        left = _remove_certificates(self.state_dir / "certs", cert_owners)
+        if left:
+            names = ", ".join(str(p.relative_to(self.state_dir)) for p in left)
+            progress(f"left in {self.state_dir}: {names} (not created by privlink)")
         if self.state_dir.exists() and not any(self.state_dir.iterdir()):
             self.state_dir.rmdir()
 
@@ -666,9 +710,23 @@ class LocalTarget(Target):
             world.reject(service_id, live)
 
 
-def _remove_tree(path: Path) -> None:
-    if not path.exists():
-        return
-    for child in sorted(path.rglob("*"), key=lambda p: len(p.parts), reverse=True):
-        child.rmdir() if child.is_dir() else child.unlink()
-    path.rmdir()
+def _remove_certificates(root: Path, consumers: set[str]) -> list[Path]:
+    """Delete the certificate files privlink wrote under `root` (`certs/<consumer>/<known name>`, for
+    the `consumers` it made them for) and the directories they empty; return what is left there, which
+    privlink did not create (files, links, empty directories)."""
+    from privlink.certs import written_here
+
+    if root.is_symlink() or not root.is_dir():
+        return [root] if root.exists() or root.is_symlink() else []
+    for directory in sorted(root.iterdir()):
+        if directory.name in consumers and directory.is_dir() and not directory.is_symlink():
+            for path in sorted(directory.iterdir()):
+                if written_here(path.name) and path.is_file() and not path.is_symlink():
+                    path.unlink()
+            with contextlib.suppress(OSError):
+                directory.rmdir()  # only when empty
+    with contextlib.suppress(OSError):
+        root.rmdir()
+    if not root.exists():
+        return []
+    return sorted(p for p in root.rglob("*") if p.is_symlink() or not p.is_dir() or not any(p.iterdir()))

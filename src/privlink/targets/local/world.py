@@ -8,8 +8,6 @@ that the engine's handlers and the CLI's `connections accept|reject` share one i
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
@@ -17,7 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field, PrivateAttr
 
-from privlink.statefile import corrupt, read_state_text
+from privlink.statefile import corrupt, read_state_text, write_private_text
 from privlink.targets.local.engine import ids as idfmt
 
 WORLD_VERSION = 1
@@ -269,17 +267,7 @@ class World(BaseModel):
     def save(self, path: Path) -> None:
         """Write the world to `path` atomically (temp file + rename)."""
         self.id_counter = self._ids.counter
-        path.parent.mkdir(parents=True, exist_ok=True)
-        text = json.dumps(self.model_dump(mode="json"), indent=1, sort_keys=True)
-        fd, tmp = tempfile.mkstemp(prefix=".sandbox-", suffix=".json", dir=path.parent)
-        try:
-            with os.fdopen(fd, "w") as handle:
-                handle.write(text)
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
+        write_private_text(path, json.dumps(self.model_dump(mode="json"), indent=1, sort_keys=True))
 
     # --- accounts and zones ---------------------------------------------------------------
 

@@ -12,6 +12,7 @@ import dns.rcode
 import pytest
 
 from conftest import PORT
+from privlink.errors import DeployFailed
 from privlink.targets.local.dataplane import control
 from privlink.targets.local.dataplane.config_model import save_config
 
@@ -65,8 +66,41 @@ def test_end_to_end_dns_reload_stop(plane, config_factory):
     with pytest.raises(OSError):
         get(eni_a)
     pid = rt["pid"]
-    assert control.stop(rt_path) is True
+    assert control.stop(rt_path) == [pid]
     assert not control.is_running(rt_path)
     with pytest.raises(OSError):
         socket.create_connection((host, int(port)), timeout=1).close()
     assert pid
+
+
+def test_the_data_plane_holds_the_block_claim_it_was_handed_until_it_exits(tmp_path, block, config_factory):
+    """The block is claimed before the process starts and never free until it has exited."""
+    from privlink.targets.local.dataplane.config_model import claim_loopback_block, claim_socket
+
+    cfg_path, rt_path = tmp_path / "dataplane.json", tmp_path / "runtime.json"
+    with claim_loopback_block(prefer=block) as claim:
+        assert claim.block == block
+        save_config(cfg_path, config_factory())
+        pid = control.start(cfg_path, rt_path, tmp_path / "dataplane.log", timeout=15, claim=claim.socket)
+    try:
+        assert claim.socket.fileno() == -1  # the parent's copy is closed ...
+        assert claim_socket(block) is None  # ... and the block still taken: the data plane holds it
+        assert control.read_runtime(rt_path)["loopback_block"] == block
+    finally:
+        assert control.stop(rt_path) == [pid]
+    again = claim_socket(block)
+    assert again is not None
+    again.close()
+
+
+def test_a_claim_for_another_block_is_refused(tmp_path, block, config_factory):
+    from privlink.targets.local.dataplane.config_model import claim_loopback_block
+
+    cfg_path, rt_path = tmp_path / "dataplane.json", tmp_path / "runtime.json"
+    save_config(cfg_path, config_factory())
+    with (
+        claim_loopback_block(seed="elsewhere", exclude=[block]) as other,
+        pytest.raises(DeployFailed) as info,
+    ):
+        control.start(cfg_path, rt_path, tmp_path / "dataplane.log", timeout=15, claim=other.socket)
+    assert "the claim socket passed is not" in info.value.what

@@ -1,4 +1,4 @@
-"""`python -m privlink.targets.local.dataplane --config PATH --runtime PATH`."""
+"""`python -m privlink.targets.local.dataplane --config PATH --runtime PATH [--claim-fd N]`."""
 
 from __future__ import annotations
 
@@ -37,6 +37,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--config", required=True, type=Path, help="the DataPlaneConfig JSON file")
     parser.add_argument("--runtime", required=True, type=Path, help="where to write the runtime state")
     parser.add_argument("--log-level", default="INFO")
+    parser.add_argument(
+        "--claim-fd", type=int, default=None, help="an inherited socket claiming the loopback block"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=args.log_level.upper(), stream=sys.stderr, format="%(asctime)s %(levelname)s %(message)s"
@@ -52,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         runner = uvloop.run
     try:
-        return runner(serve(args.config, args.runtime))
+        return runner(serve(args.config, args.runtime, args.claim_fd))
     except PrivlinkError as exc:
         print(f"privlink-dataplane: error: {exc.one_line()}", file=sys.stderr)
         if exc.hint:

@@ -20,6 +20,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from privlink.errors import StateError
+from privlink.statefile import write_private_text
 
 LOOPBACK = ipaddress.IPv4Network("127.0.0.0/8")
 # The running data plane holds a listening socket on 127.X.0.1:CLAIM_PORT, so another sandbox's
@@ -361,16 +362,8 @@ def load_config(path: str | os.PathLike[str]) -> DataPlaneConfig:
 
 
 def write_json_atomic(path: str | os.PathLike[str], data: object) -> None:
-    """Write JSON to a temporary file beside `path`, then rename it over `path`."""
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    tmp = p.with_name(f".{p.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-        os.replace(tmp, p)
-    except BaseException:  # e.g. Ctrl-C: no stray file that `down` would not know to remove
-        tmp.unlink(missing_ok=True)
-        raise
+    """Write JSON to a temporary file beside `path`, then rename it over `path` (created 0600)."""
+    write_private_text(Path(path), json.dumps(data, indent=2, sort_keys=True) + "\n")
 
 
 def save_config(path: str | os.PathLike[str], config: DataPlaneConfig) -> None:
@@ -433,21 +426,74 @@ def _can_bind(ip: str, port: int) -> bool:
         s.close()
 
 
-def allocate_loopback_block(seed: str = "", ports: Iterable[int] = (), exclude: Iterable[str] = ()) -> str:
-    """Find a free `127.X.0.0/16`: the claim port and `ports` must bind on its first ENI address.
+def claim_socket(block: str) -> socket.socket | None:
+    """A listening socket on the block's claim address, or None when someone holds it already.
 
-    `seed` (e.g. the project directory) makes the first candidate stable for one project.
+    Every claimer listens right after binding; Linux refuses a second listener on one address even
+    when both set SO_REUSEADDR (which lets a claim follow its predecessor's TIME_WAIT), so exactly one
+    holder wins.
     """
-    wanted = [CLAIM_PORT, *ports]
-    skip = {str(ipaddress.IPv4Network(b)) for b in exclude}
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind(claim_address(block))
+        s.listen(1)
+    except OSError:
+        s.close()
+        return None
+    return s
+
+
+class BlockClaim:
+    """A loopback block held by its claim socket: close it (or hand it to the data plane) to let go."""
+
+    def __init__(self, block: str, sock: socket.socket) -> None:
+        self.block = block
+        self.socket = sock
+
+    def close(self) -> None:
+        self.socket.close()
+
+    def __enter__(self) -> BlockClaim:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _candidates(seed: str) -> list[str]:
     start = zlib.crc32(seed.encode()) % 200
-    for step in range(200):
-        octet = 20 + (start + step) % 200  # 127.20 .. 127.219: away from 127.0.0.x and 127.255
-        block = f"127.{octet}.0.0/16"
+    # 127.20 .. 127.219: away from 127.0.0.x and 127.255
+    return [f"127.{20 + (start + step) % 200}.0.0/16" for step in range(200)]
+
+
+def claim_loopback_block(
+    seed: str = "", ports: Iterable[int] = (), prefer: str | None = None, exclude: Iterable[str] = ()
+) -> BlockClaim:
+    """Claim a free `127.X.0.0/16`: its claim socket binds and `ports` bind on its first ENI address.
+
+    `prefer` (the block a project recorded) is tried first; then `seed` (e.g. the project directory)
+    makes the order of the others stable for one project. The claim holds until it is closed; the local
+    target hands its socket to the data plane, which holds it for as long as it runs.
+    """
+    wanted = list(ports)
+    skip = {str(ipaddress.IPv4Network(b)) for b in exclude}
+    candidates = ([str(ipaddress.IPv4Network(prefer))] if prefer else []) + _candidates(seed)
+    for block in dict.fromkeys(candidates):
         if block in skip:
             continue
-        claim_ip, _ = claim_address(block)
+        sock = claim_socket(block)
+        if sock is None:
+            continue
         eni_ip = eni_address(block, 0)
-        if _can_bind(claim_ip, CLAIM_PORT) and all(_can_bind(eni_ip, p) for p in wanted):
-            return block
+        if all(_can_bind(eni_ip, p) for p in wanted):
+            return BlockClaim(block, sock)
+        sock.close()
     raise StateError("loopback", "no free 127.X.0.0/16 block", "stop other sandboxes with `privlink down`")
+
+
+def allocate_loopback_block(seed: str = "", ports: Iterable[int] = (), exclude: Iterable[str] = ()) -> str:
+    """A block free right now, not held: for a data plane that binds its claim itself (tests run it
+    in-process). The local target uses `claim_loopback_block`, which holds the block."""
+    with claim_loopback_block(seed, ports, exclude=exclude) as claim:
+        return claim.block

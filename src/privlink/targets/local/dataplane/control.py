@@ -1,26 +1,41 @@
-"""Start, reload and stop the data-plane process; read what it publishes. Used by the local target."""
+"""Start, reload and stop the data-plane process; read what it publishes. Used by the local target.
+
+Every signal privlink sends goes through `_send`, which signals only a process that `identity.judge`
+proves to be this project's data plane (pid above 1, command line and start time as recorded, the
+runtime file's project this one), through a pidfd where the kernel has them, so the pid cannot be
+reused between the check and the signal.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 from privlink.errors import DeployFailed, StateError
-from privlink.statefile import read_state_json
+from privlink.statefile import open_private_append, read_state_json
+from privlink.targets.local.dataplane import procfs
+from privlink.targets.local.dataplane.identity import MODULE, Verdict, judge, scanned_identity, valid_pid
 from privlink.targets.local.interrupt import interrupt_point
 
-MODULE = "privlink.targets.local.dataplane"
+__all__ = ["MODULE", "is_running", "read_runtime", "reload", "running", "start", "stop"]
+
 _SRC = Path(__file__).resolve().parents[4]  # the directory holding the `privlink` package
 
-
 RUNTIME_FIX = "delete it, stop any data plane of this sandbox still running, then `privlink up`"
+
+Warn = Callable[[str], None]
+
+
+def _no_warning(_message: str) -> None:
+    pass
 
 
 def read_runtime(runtime_path: str | os.PathLike[str]) -> dict[str, Any] | None:
@@ -38,36 +53,82 @@ def read_runtime(runtime_path: str | os.PathLike[str]) -> dict[str, Any] | None:
     return data
 
 
-def _alive(pid: int) -> bool:
-    with contextlib.suppress(ChildProcessError):
-        os.waitpid(pid, os.WNOHANG)  # reap it when it is our exited child
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        return stat.rpartition(")")[2].split()[0] != "Z"
-    except OSError:
-        return True
+def _paths(runtime_path: str | os.PathLike[str]) -> tuple[str, str]:
+    """(the runtime file, its project's state directory), absolute: what a data plane records."""
+    path = Path(runtime_path).resolve()
+    return str(path), str(path.parent)
 
 
-def _is_dataplane(pid: int) -> bool:
-    try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return _alive(pid)  # no /proc: trust the pid
-    return MODULE.encode() in cmdline
+def ignored(runtime_path: str | os.PathLike[str], verdict: Verdict) -> str:
+    """The warning for a runtime file that does not name this project's data plane."""
+    return f"{runtime_path}: ignored ({verdict.reason}); no data plane of this project counts as running"
+
+
+def check(runtime_path: str | os.PathLike[str], runtime: Mapping[str, Any]) -> Verdict:
+    """Is the process `runtime` names this project's live data plane (see `identity.judge`)?"""
+    path, project = _paths(runtime_path)
+    return judge(runtime, procfs.observe(runtime.get("pid")), path, project)  # type: ignore[arg-type]
+
+
+def running(runtime_path: str | os.PathLike[str]) -> tuple[dict[str, Any] | None, Verdict | None]:
+    """(the runtime, when it names this project's live data plane; why not, when a file says otherwise)."""
+    runtime = read_runtime(runtime_path)
+    if runtime is None:
+        return None, None
+    verdict = check(runtime_path, runtime)
+    return (runtime if verdict.ours else None), verdict
 
 
 def is_running(runtime_path: str | os.PathLike[str]) -> bool:
-    """True when the runtime file names a live data-plane process."""
-    rt = read_runtime(runtime_path)
-    if not rt or not isinstance(rt.get("pid"), int):
-        return False
-    return _alive(rt["pid"]) and _is_dataplane(rt["pid"])
+    """True when the runtime file names this project's live data plane."""
+    return running(runtime_path)[0] is not None
+
+
+@contextlib.contextmanager
+def _pidfd(pid: int) -> Iterator[int | None]:
+    """A pidfd for `pid` (None where the kernel or Python has none): signals through it reach that
+    process only, never one that got its pid later."""
+    try:
+        fd = os.pidfd_open(pid)
+    except (AttributeError, OSError) as exc:
+        if isinstance(exc, ProcessLookupError):
+            raise
+        yield None
+        return
+    try:
+        yield fd
+    finally:
+        os.close(fd)
+
+
+def _send(runtime_path: str | os.PathLike[str], record: Mapping[str, Any], sig: int) -> Verdict:
+    """Signal the process `record` names when, and only when, it is this project's data plane.
+
+    The one place privlink signals a process: `record` is the runtime file (or what a scan found).
+    """
+    pid = record.get("pid")
+    if not valid_pid(pid):
+        return check(runtime_path, record)
+    try:
+        with _pidfd(pid) as fd:  # type: ignore[arg-type]
+            verdict = check(runtime_path, record)  # after the pidfd: the process it names is this one
+            if verdict.ours:
+                if fd is not None:
+                    signal.pidfd_send_signal(fd, sig)
+                else:
+                    os.kill(pid, sig)  # type: ignore[arg-type]
+    except ProcessLookupError:
+        return Verdict(False, f"its data plane (pid {pid}) is not running", stale=True)
+    return verdict
+
+
+def _gone(record: Mapping[str, Any]) -> bool:
+    """True once the recorded process has exited (or its pid names another process by now)."""
+    pid = record["pid"]
+    with contextlib.suppress(ChildProcessError, OSError):
+        os.waitpid(pid, os.WNOHANG)  # reap it when it is our exited child
+    seen = procfs.observe(pid)
+    return not seen.exists or seen.zombie or seen.start_time != record.get("start_time")
 
 
 def _wait(
@@ -98,25 +159,41 @@ def start(
     env: dict[str, str] | None = None,
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
+    claim: socket.socket | None = None,
 ) -> int:
-    """Start the data plane detached; return its pid once its runtime file says it listens."""
-    runtime = Path(runtime_path)
+    """Start the data plane detached; return its pid once its runtime file says it listens.
+
+    `claim` is the listening socket that claims the sandbox's loopback block: the process inherits
+    it and holds it until it exits, so the block is never free between choosing it and serving it.
+    """
+    runtime = Path(_paths(runtime_path)[0])
     if is_running(runtime):
         raise StateError(str(runtime), "a data plane is already running", "stop it first (`privlink down`)")
     runtime.unlink(missing_ok=True)
     log = Path(log_path)
-    log.parent.mkdir(parents=True, exist_ok=True)
     full_env = {**os.environ, **(env or {})}
     full_env["PYTHONPATH"] = os.pathsep.join(p for p in (str(_SRC), full_env.get("PYTHONPATH", "")) if p)
-    with open(log, "ab") as log_file:
+    args = [
+        sys.executable,
+        "-m",
+        MODULE,
+        "--config",
+        str(Path(config_path).resolve()),
+        "--runtime",
+        str(runtime),
+    ]
+    if claim is not None:
+        args += ["--claim-fd", str(claim.fileno())]
+    with open_private_append(log) as log_file:
         proc = subprocess.Popen(  # noqa: S603 - our own module, no shell
-            [sys.executable, "-m", MODULE, "--config", str(config_path), "--runtime", str(runtime)],
+            args,
             stdin=subprocess.DEVNULL,
             stdout=log_file,
             stderr=log_file,
             env=full_env,
             start_new_session=True,
             close_fds=True,
+            pass_fds=(claim.fileno(),) if claim is not None else (),
         )
 
     def ready() -> bool:
@@ -144,11 +221,10 @@ def reload(
     clock: Callable[[], float] = time.monotonic,
 ) -> dict[str, Any]:
     """SIGHUP the data plane and wait until it has applied the config again; return the new runtime."""
-    rt = read_runtime(runtime_path)
-    if not rt or not is_running(runtime_path):
+    rt, _ = running(runtime_path)
+    if rt is None or not _send(runtime_path, rt, signal.SIGHUP).ours:
         raise StateError(str(runtime_path), "no data plane is running", "run `privlink up --target local`")
     generation = rt.get("generation", 0)
-    os.kill(rt["pid"], signal.SIGHUP)
     latest: dict[str, Any] = {}
 
     def applied() -> bool:
@@ -169,16 +245,34 @@ def stop(
     timeout: float = 10.0,
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
-) -> bool:
-    """SIGTERM the data plane, wait, SIGKILL if it lingers. False when none was running."""
-    rt = read_runtime(runtime_path)
-    if not rt or not is_running(runtime_path):
-        Path(runtime_path).unlink(missing_ok=True)
-        return False
-    pid = rt["pid"]
-    os.kill(pid, signal.SIGTERM)
-    if not _wait(lambda: not _alive(pid), timeout, sleep, clock):
-        os.kill(pid, signal.SIGKILL)
-        _wait(lambda: not _alive(pid), 5.0, sleep, clock)
-    Path(runtime_path).unlink(missing_ok=True)
-    return True
+    warn: Warn = _no_warning,
+) -> list[int]:
+    """Stop this project's data planes: SIGTERM, wait, SIGKILL if one lingers; the pids stopped.
+
+    The one the runtime file names when it proves to be ours, and any other whose command line names
+    this project's runtime file exactly (the runtime file deleted, corrupt or naming a dead process:
+    the start time cannot be checked then, so only that exact path counts). The runtime file goes.
+    """
+    path, project = _paths(runtime_path)
+    records: dict[int, Mapping[str, Any]] = {}
+    try:
+        runtime = read_runtime(path)
+    except StateError as exc:
+        warn(f"{exc.one_line()}; looking for this project's data plane by its command line instead")
+        runtime = None
+    if runtime is not None:
+        verdict = check(path, runtime)
+        if verdict.ours:
+            records[runtime["pid"]] = runtime
+        elif not verdict.stale:
+            warn(ignored(runtime_path, verdict))
+    for pid, seen in procfs.dataplanes_naming(path):
+        records.setdefault(pid, scanned_identity(pid, seen, project))
+    signalled = [r for r in records.values() if _send(path, r, signal.SIGTERM).ours]
+    if not _wait(lambda: all(_gone(r) for r in signalled), timeout, sleep, clock):
+        for record in signalled:
+            if not _gone(record):
+                _send(path, record, signal.SIGKILL)
+        _wait(lambda: all(_gone(r) for r in signalled), 5.0, sleep, clock)
+    Path(path).unlink(missing_ok=True)
+    return sorted(r["pid"] for r in signalled)

@@ -12,12 +12,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import signal
+import socket
 from pathlib import Path
 from typing import Any
 
-from privlink.targets.local.dataplane import dns
+from privlink.targets.local.dataplane import dns, procfs
 from privlink.targets.local.dataplane.config_model import (
     DataPlaneConfig,
     Endpoint,
@@ -51,10 +51,20 @@ LISTEN_BACKLOG = 4096
 class DataPlane:
     """Starts, reconciles and stops every listener of one sandbox."""
 
-    def __init__(self, config_path: Path, runtime_path: Path, time_scale: float | None = None):
-        """`time_scale`, when given, replaces the config's (tests speed the health checks up with it)."""
+    def __init__(
+        self,
+        config_path: Path,
+        runtime_path: Path,
+        time_scale: float | None = None,
+        claim_fd: int | None = None,
+    ):
+        """`time_scale`, when given, replaces the config's (tests speed the health checks up with it);
+        `claim_fd` is the loopback block's claim socket, bound by the parent (pass_fds)."""
         self.config_path = Path(config_path)
         self.runtime_path = Path(runtime_path)
+        # pid, start time, command line and project: what `control` checks before it signals us
+        self.identity = procfs.own_identity(self.runtime_path)
+        self.claim_fd = claim_fd
         self.given_time_scale = time_scale
         self.loop = asyncio.get_running_loop()
         self.config: DataPlaneConfig | None = None
@@ -93,7 +103,14 @@ class DataPlane:
     async def start(self) -> None:
         config = load_config(self.config_path)
         claim_ip, claim_port = claim_address(config.loopback_block)
-        self.claim = await self.loop.create_server(asyncio.Protocol, claim_ip, claim_port)
+        if self.claim_fd is None:
+            self.claim = await self.loop.create_server(asyncio.Protocol, claim_ip, claim_port)
+        else:  # held since the parent chose the block: it was never free in between
+            sock = socket.socket(fileno=self.claim_fd)
+            if sock.getsockname() != (claim_ip, claim_port):
+                sock.close()
+                raise OSError(f"the claim socket passed is not {claim_ip}:{claim_port}")
+            self.claim = await self.loop.create_server(asyncio.Protocol, sock=sock)
         await self._start_dns()
         await self._apply(config)
         self.sweeper = self.loop.create_task(sweep_idle(self.flows, self.lbs))
@@ -359,7 +376,7 @@ class DataPlane:
             }
             lbs[lb_id] = {"nodes": nodes, "targets": targets}
         return {
-            "pid": os.getpid(),
+            **self.identity,
             "ready": self.ready,
             "generation": self.generation,
             "loopback_block": cfg.loopback_block,
@@ -381,10 +398,10 @@ class DataPlane:
         write_json_atomic(self.runtime_path, self.runtime())
 
 
-async def serve(config_path: Path, runtime_path: Path) -> int:
+async def serve(config_path: Path, runtime_path: Path, claim_fd: int | None = None) -> int:
     """Run until SIGTERM/SIGINT; SIGHUP reloads. Returns the exit status."""
     loop = asyncio.get_running_loop()
-    plane = DataPlane(config_path, runtime_path)
+    plane = DataPlane(config_path, runtime_path, claim_fd=claim_fd)
     done = asyncio.Event()
     loop.add_signal_handler(signal.SIGTERM, done.set)
     loop.add_signal_handler(signal.SIGINT, done.set)
