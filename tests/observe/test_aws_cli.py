@@ -9,6 +9,7 @@ on a loopback port, which is also the spec's service port.
 from __future__ import annotations
 
 import json
+import re
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -116,9 +117,36 @@ def test_doctor_on_a_broken_link_exits_1_and_names_the_finding(cli):
 
 def test_test_reaches_the_service_through_the_private_name(cli):
     cli.names["hello.internal.company"] = ["127.0.0.1"]
-    code, out, err = cli("test")
+    code, out, err = cli("test", "--consumer", "dev")
     assert code == 0, out + err
     assert "hello.internal.company" in out and "test passed" in out and "Hello from provider" in out
+
+
+def test_test_probes_every_consumer_and_every_name_it_uses(cli):
+    """dev's private zone record, ops' use of the service's private DNS name, west's endpoint name."""
+    west = cli.world.endpoints["west"].regional_name
+    for name in ("hello.internal.company", "hello.example.com", west):
+        cli.names[name] = ["127.0.0.1"]
+    code, out, err = cli("test")
+    assert code == 0, out + err
+    headers = re.findall(r"^privlink test: (\S+):\d+ from consumer (\w+) ", out, flags=re.MULTILINE)
+    assert headers == [("hello.internal.company", "dev"), ("hello.example.com", "ops"), (west, "west")]
+    assert out.rstrip().splitlines()[-1] == "test passed: 3 names from 3 consumer(s)"
+
+    del cli.names["hello.example.com"]  # e.g. the private DNS name is not verified: ops fails alone
+    code, out, err = cli("test", "--output", "json")
+    report = json.loads(out)
+    assert code == 1 and report["ok"] is False
+    assert report["failed"] == [{"consumer": "ops", "name": "hello.example.com", "step": "resolve"}]
+    assert [(p["consumer"], p["name"], p["ok"]) for p in report["probes"]] == [
+        ("dev", "hello.internal.company", True),
+        ("ops", "hello.example.com", False),
+        ("west", west, True),
+    ]
+    assert err.splitlines() == [
+        "privlink: test failed at step resolve (consumer ops, hello.example.com); run `privlink doctor` "
+        "to find out why"
+    ]
 
 
 def test_test_without_a_private_name_uses_the_endpoint_name_from_the_stack(cli):

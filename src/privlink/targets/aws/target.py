@@ -659,11 +659,11 @@ class AwsTarget(Target):
 
         return observe_aws(self.spec, self.clients)
 
-    def probe_plan(self, consumer: str) -> tuple[str | None, str, int]:
-        """(None: the system resolver, the private name clients resolve, the service port)."""
-        from privlink.observe.expect import probe_name
+    def probe_plan(self, consumer: str) -> tuple[str | None, list[str], int]:
+        """(None: the system resolver, every name the consumer's clients resolve, the service port)."""
+        from privlink.observe.expect import probe_names
 
-        return None, probe_name(self.spec, consumer, self.status), self.spec.producer.service.port
+        return None, probe_names(self.spec, consumer, self.status), self.spec.producer.service.port
 
     def probe_ssm(
         self, consumer: str, name: str, port: int, instance: str | None = None
