@@ -96,3 +96,70 @@ def test_private_dns_unverified_fails_the_name_only_the_service_gives(tmp_path):
         }
     finally:
         target.down()
+
+
+def spec_with_two_consumers():
+    """near: the producer's region, no VPN, no private zone; far: another region, with both."""
+    data = yaml.safe_load(demo_spec_text())
+    far = dict(data["consumers"][0], name="far", region="eu-west-2")
+    far["vpc"] = {"cidr": "10.30.0.0/16", "azs": 2}
+    near = dict(data["consumers"][0], name="near", private_dns=None)
+    near.pop("vpn")
+    data["consumers"] = [near, far]
+    return parse_spec(yaml.safe_dump(data))
+
+
+@pytest.mark.timeout(60)
+def test_a_fault_breaks_the_first_consumer_it_applies_to(tmp_path):
+    """The faults about a VPN, a private zone or a cross-region link pick the consumer that has one,
+    not the first consumer (which refused them before)."""
+    target = LocalTarget(spec_with_two_consumers(), tmp_path / ".privlink")
+    try:
+        target.up()
+        for fault, finding in (
+            ("vpn-unauthorized", "vpn-not-authorized"),
+            ("region-not-supported", "cross-region-not-supported"),
+        ):
+            target.inject_fault(fault)
+            steps = failed_steps(target)
+            assert {consumer for (consumer, _), step in steps.items() if step} == {"far"}, steps
+            assert problems(target) == (1, {finding})
+            target.clear_faults()
+    finally:
+        target.down()
+
+
+@pytest.mark.parametrize(
+    ("fault", "line"),
+    [
+        (
+            "region-not-supported",
+            "no consumer is in another region than the producer; hint: add a consumer whose region "
+            "differs from producer.region, then `privlink up`",
+        ),
+        (
+            "vpn-unauthorized",
+            "no consumer has a Client VPN; hint: add vpn: {client_cidr: 172.16.0.0/22} to a consumer, "
+            "then `privlink up`",
+        ),
+        (
+            "private-dns-unverified",
+            "the service has no private DNS name; hint: set producer.endpoint_service.private_dns_name in "
+            "the spec, then `privlink up`",
+        ),
+    ],
+)
+def test_a_fault_no_consumer_fits_says_what_the_spec_needs_without_overwriting_it(fault, line, tmp_path):
+    """Before, region-not-supported told the user to run `privlink init --cross-region`, which
+    writes over the spec."""
+    from privlink_testing import run_privlink
+
+    data = yaml.safe_load(demo_spec_text())
+    data["consumers"][0].pop("vpn")
+    (tmp_path / "privlink.yaml").write_text(yaml.safe_dump(data), encoding="utf-8")
+    try:
+        assert run_privlink("up", cwd=tmp_path).returncode == 0
+        result = run_privlink("sandbox", "inject", fault, cwd=tmp_path)
+        assert (result.returncode, result.stderr.strip()) == (2, f"privlink: error: FAULT: {line}")
+    finally:
+        assert run_privlink("down", "--yes", cwd=tmp_path).returncode == 0
