@@ -7,7 +7,11 @@ from privlink.doctor.check import Check, FindingKind
 from privlink.doctor.findings import Finding
 from privlink.observe.model import Observation, TargetGroup
 
-FIX_LISTENER = "run `privlink up` to restore the listener, or change producer.service.port"
+FIX_LISTENER = (
+    "run `privlink up` if producer.service.port changed since the last one; a listener changed outside "
+    "CloudFormation it does not undo: `aws elbv2 modify-listener --listener-arn {listener_arn} --port "
+    "{port}`"
+)
 FIX_TARGET_PORT = "set producer.service.target_port to the port the targets listen on, then `privlink up`"
 
 LISTENER_TARGET_PORT_MISMATCH = FindingKind(
@@ -46,7 +50,7 @@ def listener_target_port_mismatch(obs: Observation) -> list[Finding]:
                 "error",
                 balancer.arn,
                 f"{balancer.arn} listens on {ports}, but clients call port {want} (producer.service.port)",
-                FIX_LISTENER,
+                FIX_LISTENER.format(listener_arn=balancer.listeners[0].arn or "<listener arn>", port=want),
             )
         )
     groups = {group.arn: group for group in balancer.target_groups}
