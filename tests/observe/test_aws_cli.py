@@ -246,3 +246,12 @@ def test_doctor_without_credentials_could_not_judge_and_is_no_pass(cli, monkeypa
     assert {f["id"] for f in report["findings"]} == {"describe-failed", "check-skipped"}
     assert all("NoCredentials" in f["evidence"] for f in report["findings"] if f["id"] == "describe-failed")
     assert "Traceback" not in err
+
+
+def test_an_instance_needs_its_consumer_when_the_spec_has_several(cli):
+    code, out, err = cli("test", "--via", "ssm", "--instance", "i-0123456789abcdef0")
+    assert (code, out) == (2, "")
+    assert err.splitlines() == [
+        "privlink: error: --instance: an instance sits in one consumer's VPC; hint: name that consumer "
+        "with --consumer"
+    ]

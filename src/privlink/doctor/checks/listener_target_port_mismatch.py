@@ -32,9 +32,10 @@ LISTENER_TARGET_PORT_MISMATCH = FindingKind(
 
 
 def sends_to_wrong_port(group: TargetGroup, target_port: int) -> bool:
-    """The target group (or a registration) uses a port the service does not listen on."""
+    """The target group (or a registration) uses a port the service does not listen on (a port that
+    could not be read is not judged)."""
     wrong = [t for t in group.targets if t.port is not None and t.port != target_port]
-    return group.port != target_port or bool(wrong)
+    return (group.port is not None and group.port != target_port) or bool(wrong)
 
 
 def listener_target_port_mismatch(obs: Observation) -> list[Finding]:
@@ -60,7 +61,8 @@ def listener_target_port_mismatch(obs: Observation) -> list[Finding]:
             if group is None or not sends_to_wrong_port(group, target_port):
                 continue
             wrong = [t for t in group.targets if t.port is not None and t.port != target_port]
-            seen = ", ".join(sorted({str(group.port)} | {f"{t.id}:{t.port}" for t in wrong}))
+            ports = {str(group.port)} if group.port is not None else set()
+            seen = ", ".join(sorted(ports | {f"{t.id}:{t.port}" for t in wrong}))
             found.append(
                 LISTENER_TARGET_PORT_MISMATCH.finding(
                     "error",
