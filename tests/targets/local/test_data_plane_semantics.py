@@ -151,3 +151,32 @@ def test_proxy_protocol_v2_carries_the_endpoint_id(tmp_path):
     finally:
         target.down()
         capture.close()
+
+
+def test_doctor_names_the_users_own_target_that_does_not_answer_right_after_up(tmp_path):
+    """`targets: [{address: 127.0.0.1:PORT}]` with nothing listening: the first health check decides
+    at once, and the evidence shows the address the user wrote, not the IP the sandbox models it as."""
+    from privlink.doctor import diagnose
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]  # free again once closed: nothing listens there
+    data = yaml.safe_load(demo_spec_text())
+    data["producer"]["service"].update(app="none", targets=[{"address": f"127.0.0.1:{port}"}])
+    target = LocalTarget(parse_spec(yaml.safe_dump(data)), tmp_path / ".privlink")
+    try:
+        target.up()
+        diagnosis = diagnose(target.observe())
+        [finding] = [f for f in diagnosis.findings if f.severity == "error"]
+        assert (finding.id, finding.resource) == ("targets-unhealthy", f"127.0.0.1:{port}")
+        assert (
+            f"127.0.0.1:{port} in eu-central-1a is unhealthy (Target.FailedHealthChecks: " in finding.evidence
+        )
+        assert "10.20." not in finding.evidence and "None" not in finding.evidence
+        assert finding.fix == (
+            f"make 127.0.0.1:{port} accept TCP connections (producer.service.targets), then run "
+            "`privlink doctor` again"
+        )
+        assert diagnosis.exit_code == 1
+    finally:
+        target.down()
