@@ -5,6 +5,9 @@ runs right after the one before, at the data plane's own time scale (1), as a us
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 import yaml
 
@@ -41,6 +44,13 @@ EXPECTED = {
 def test_every_fault_has_an_expectation():
     assert set(EXPECTED) == set(FAULTS)
     assert all(FAULTS[name].finding == finding for name, (_, finding) in EXPECTED.items())
+
+
+def test_the_readme_fault_table_is_this_walk():
+    readme = (Path(__file__).parents[3] / "README.md").read_text()
+    rows = re.findall(r"^\| `([a-z-]+)` \| ([a-z ()]+) \| `([a-z-]+)` \|$", readme, flags=re.MULTILINE)
+    said = {"connect or http (reset)": RESET}
+    assert {fault: (said.get(steps, (steps,)), finding) for fault, steps, finding in rows} == EXPECTED
 
 
 def spec_for(fault: str):
