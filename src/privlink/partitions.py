@@ -3,13 +3,23 @@
 ARNs start with the partition (`arn:aws:`, `arn:aws-cn:`, `arn:aws-us-gov:`), and global services
 such as Route 53 sign in one region per partition (us-east-1, cn-northwest-1, us-gov-west-1).
 privlink is tested in the `aws` partition only; the others are derived, not tried.
+
+The regions AWS has (`known_regions`) come from the same data: `spec.load` refuses a spec naming
+another. `partitions.json` is read as a file, without importing botocore (about 60 ms, 240 with its
+loaders), so validating a spec stays fast and `privlink --help` never pays for it; a region newer
+than the installed botocore is unknown until boto3 is upgraded.
 """
 
 from __future__ import annotations
 
+import difflib
 import functools
+import importlib.util
+import json
 import re
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 from privlink.errors import BadInput
 
@@ -22,6 +32,52 @@ class Partition:
 
     def arn(self, service: str, region: str, account: str, resource: str) -> str:
         return f"arn:{self.name}:{service}:{region}:{account}:{resource}"
+
+
+CLOSE = 0.75  # difflib's similarity from which a known region is offered as the one meant
+
+
+@functools.cache
+def _partitions_data() -> dict[str, Any]:
+    """botocore's bundled `partitions.json`, read without importing botocore."""
+    found = importlib.util.find_spec("botocore")
+    if found is None or not found.submodule_search_locations:
+        raise RuntimeError("botocore is not installed (boto3 needs it): pip install boto3")
+    path = Path(next(iter(found.submodule_search_locations))) / "data" / "partitions.json"
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+@functools.cache
+def known_regions() -> frozenset[str]:
+    """Every region of every partition (aws, aws-cn, aws-us-gov, ...), without the `*-global`
+    pseudo regions."""
+    return frozenset(
+        region
+        for p in _partitions_data()["partitions"]
+        for region in p.get("regions", {})
+        if re.match(p["regionRegex"], region)
+    )
+
+
+def closest_regions(name: str) -> list[str]:
+    """The known regions `name` most likely misspells (ties all), best first; empty when none is close."""
+    scored = sorted(
+        ((difflib.SequenceMatcher(None, name, region).ratio(), region) for region in known_regions()),
+        key=lambda pair: (-pair[0], pair[1]),
+    )
+    if not scored or scored[0][0] < CLOSE:
+        return []
+    return [region for ratio, region in scored if ratio == scored[0][0]]
+
+
+@functools.cache
+def botocore_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("botocore")
+    except PackageNotFoundError:
+        return "?"
 
 
 @functools.cache
@@ -43,7 +99,7 @@ def _partitions() -> tuple[tuple[str, re.Pattern[str], frozenset[str], Partition
         for p in loader.load_data("endpoints")["partitions"]
     }
     found = []
-    for p in loader.load_data("partitions")["partitions"]:
+    for p in _partitions_data()["partitions"]:
         outputs = p["outputs"]
         partition = Partition(
             name=outputs["name"],

@@ -16,6 +16,7 @@ import json
 import socket
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -26,6 +27,14 @@ Connector = Callable[[str, int, float], socket.socket]
 Clock = Callable[[], float]
 
 MAX_BODY = 64 * 1024
+# A path that works connects in milliseconds, across a VPN in well under a second; a client whose
+# packets are dropped would retransmit its SYN for minutes. So the connect gives up early.
+CONNECT_TIMEOUT = 3.0
+# What a connect that times out stands for, on AWS and in the sandbox alike (which drops them too).
+DROPPED = (
+    "on AWS: packets dropped, by the endpoint's security group, a connection the service has not "
+    "accepted, or a Client VPN authorization rule or route that is missing"
+)
 
 
 class ProbeFailed(Exception):
@@ -148,11 +157,13 @@ def run_probe(
     *,
     path: str = "/",
     timeout: float = 5.0,
+    connect_timeout: float = CONNECT_TIMEOUT,
     resolver: Resolver | None = None,
     connector: Connector = tcp_connector,
     clock: Clock = time.monotonic,
 ) -> ProbeReport:
-    """Resolve `name` (via `dns_server` or the system), connect to `port`, GET `path`; never raises."""
+    """Resolve `name` (via `dns_server` or the system), connect to `port` at every address at once
+    (each within `connect_timeout`), GET `path`; never raises."""
     report = ProbeReport(name=name, port=port, dns_server=dns_server)
     if resolver is None:
         resolver = dns_resolver(dns_server) if dns_server else system_resolver
@@ -179,14 +190,17 @@ def run_probe(
 
     # Every resolved address (one per endpoint ENI, i.e. per AZ) must serve: a client may get any.
     def connect() -> str:
-        errors = []
-        for address in addresses:
+        errors, dropped = [], False
+        with ThreadPoolExecutor(max_workers=max(1, len(addresses))) as pool:
+            pending = [(a, pool.submit(connector, a, port, connect_timeout)) for a in addresses]
+        for address, future in pending:
             try:
-                socks.append((address, connector(address, port, timeout)))
-            except OSError as exc:
+                socks.append((address, future.result()))
+            except Exception as exc:
                 errors.append(f"{address}:{port}: {describe_error(exc)}")
+                dropped = dropped or isinstance(exc, socket.timeout | TimeoutError)
         if errors:
-            raise ProbeFailed("; ".join(errors))
+            raise ProbeFailed("; ".join(errors) + (f" ({DROPPED})" if dropped else ""))
         report.address = socks[0][0]
         return "connected to " + ", ".join(f"{a}:{port}" for a, _ in socks)
 

@@ -16,6 +16,10 @@ def test_demo_then_a_fault_then_clear(tmp_path):
         status = json.loads(privlink("status", "--output", "json", cwd=tmp_path).stdout)
         assert status["dns"].startswith("127.0.0.1:")
         assert len(status["consumers"][0]["addresses"]) == 2
+        assert status["dns_answers_as"] == "dev"
+        text = privlink("status", cwd=tmp_path).stdout
+        assert f"dns: {status['dns']} (answers as dev's VPC resolver)" in text
+        assert f"dns of dev's VPC: {status['consumers'][0]['dns']}" in text
         test = privlink("test", cwd=tmp_path)
         assert test.returncode == 0, test.stdout + test.stderr
         assert "Hello from provider" in test.stdout
@@ -24,9 +28,10 @@ def test_demo_then_a_fault_then_clear(tmp_path):
         assert {f["severity"] for f in json.loads(doctor.stdout)["findings"]} <= {"info"}
         inject = privlink("sandbox", "inject", "endpoint-sg-closed", cwd=tmp_path)
         assert inject.returncode == 0, inject.stderr
-        failed = privlink("test", "--output", "json", cwd=tmp_path)
+        failed = privlink("test", cwd=tmp_path)
         assert failed.returncode == 1
-        assert "privlink doctor" in failed.stdout + failed.stderr or json.loads(failed.stdout)
+        assert "privlink doctor" in failed.stderr
+        assert "FAIL connect" in failed.stdout and "timed out (on AWS: packets dropped" in failed.stdout
         doctor = privlink("doctor", "--output", "json", cwd=tmp_path)
         assert doctor.returncode == 1
         ids = {f["id"] for f in json.loads(doctor.stdout)["findings"] if f["severity"] == "error"}

@@ -90,9 +90,12 @@ def _print_status(report: dict[str, Any], output: OutputFormat) -> None:
             for s in stack_sets
         ]
         console.print(_table("stack sets", ["stack set", "status", "instances"], rows))
-    for key in ("service_name", "service_id", "dns"):
+    for key in ("service_name", "service_id"):
         if report.get(key):
             console.print(f"{key.replace('_', ' ')}: {report[key]}")
+    if report.get("dns"):  # local: the shared address, answering as one consumer VPC's resolver
+        who = report.get("dns_answers_as")
+        console.print(f"dns: {report['dns']}" + (f" (answers as {who}'s VPC resolver)" if who else ""))
     for c in report.get("consumers", []):  # local: each consumer VPC's resolver (what `test` asks)
         if c.get("dns"):
             console.print(f"dns of {c.get('name')}'s VPC: {c['dns']}")

@@ -55,9 +55,31 @@ def parse_spec(text: str, source: str = "privlink.yaml") -> Spec:
 
 def validate_spec(data: dict[str, Any], source: str = "privlink.yaml") -> Spec:
     try:
-        return Spec.model_validate(data)
+        spec = Spec.model_validate(data)
     except ValidationError as exc:
         raise spec_error_from(exc, data, source) from None
+    check_regions(spec, source)
+    return spec
+
+
+def check_regions(spec: Spec, source: str = "privlink.yaml") -> None:
+    """Every region the spec names must be one AWS has (botocore's partition data, no network): a
+    misspelt region would otherwise be deployed into (the sandbox) or fail late (AWS)."""
+    from privlink.partitions import botocore_version, closest_regions, known_regions
+
+    known = known_regions()
+    for field, region in spec.region_fields():
+        if region in known:
+            continue
+        near = closest_regions(region)
+        if near:
+            hint = "did you mean " + " or ".join(repr(r) for r in near) + "?"
+        else:
+            hint = (
+                f"use a region `aws ec2 describe-regions --all-regions` lists; one newer than "
+                f"botocore {botocore_version()} needs a newer boto3 (pip install -U boto3)"
+            )
+        raise SpecError(f"{source}: {field}", f"{region!r} is not an AWS region", hint)
 
 
 def spec_error_from(exc: ValidationError, data: Any, source: str) -> SpecError:

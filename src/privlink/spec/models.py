@@ -479,6 +479,22 @@ class Spec(StrictModel):
     def is_cross_region(self, consumer: Consumer) -> bool:
         return consumer.region != self.producer.region
 
+    def region_fields(self) -> list[tuple[str, str]]:
+        """Every region the spec names, with its field (`consumers[0].region`), in spec order."""
+        service = self.producer.endpoint_service
+        return [
+            ("producer.region", self.producer.region),
+            *(
+                (f"producer.endpoint_service.supported_regions[{i}]", r)
+                for i, r in enumerate(service.supported_regions)
+            ),
+            *((f"consumers[{i}].region", c.region) for i, c in enumerate(self.consumers)),
+            *(
+                (f"consumers_from.regions[{i}]", r)
+                for i, r in enumerate(self.consumers_from.regions if self.consumers_from else [])
+            ),
+        ]
+
     @property
     def supported_regions(self) -> list[str]:
         """Regions the endpoint service lists: the consumers' remote regions plus any declared."""

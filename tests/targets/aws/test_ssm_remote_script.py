@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import ast
 import json
+import shlex
 import shutil
 import socket
 import subprocess
+from contextlib import contextmanager
 
 import pytest
 from loopback_http import Answer, loopback_http
 
-from privlink.probe import ProbeReport, run_probe
+from privlink.probe import DROPPED, ProbeReport, run_probe
 from privlink.targets.aws.ssm_probe import HEREDOC, REMOTE_BODY_LIMIT, REMOTE_SCRIPT, remote_commands
 
 pytestmark = pytest.mark.skipif(
@@ -20,8 +22,10 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def run_remote(name: str, port: int, path: str = "/", timeout: float = 2.0) -> tuple[dict, str]:
-    [command] = remote_commands(name, port, path, timeout)
+def run_remote(
+    name: str, port: int, path: str = "/", timeout: float = 2.0, connect_timeout: float = 2.0
+) -> tuple[dict, str]:
+    [command] = remote_commands(name, port, path, timeout, connect_timeout)
     done = subprocess.run(["bash", "-c", command], capture_output=True, text=True, timeout=30, check=False)
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout.strip().splitlines()[-1]), done.stdout
@@ -37,10 +41,29 @@ def closed_port() -> int:
         return s.getsockname()[1]  # nothing listens once it is closed
 
 
+@contextmanager
+def dropping_port():
+    """A loopback port whose accept queue is full: the kernel drops every SYN, connects time out."""
+    listener = socket.socket()
+    plugs = [socket.socket() for _ in range(2)]
+    try:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)  # Linux queues backlog + 1, then drops
+        for plug in plugs:
+            plug.connect(listener.getsockname())
+        yield listener.getsockname()[1]
+    finally:
+        for s in [listener, *plugs]:
+            s.close()
+
+
 def test_command_runs_python3_on_a_quoted_heredoc_with_the_name_and_port():
-    [command] = remote_commands("hello.internal.company", 8080, "/", 5.0)
+    [command] = remote_commands("hello.internal.company", 8080, "/", 5.0, 3.0)
     first, *body, last = command.splitlines()
-    assert first == f"python3 - hello.internal.company 8080 / 5.0 {REMOTE_BODY_LIMIT} <<'{HEREDOC}'"
+    dropped = shlex.quote(DROPPED)
+    assert first == (
+        f"python3 - hello.internal.company 8080 / 5.0 {REMOTE_BODY_LIMIT} 3.0 {dropped} <<'{HEREDOC}'"
+    )
     assert last == HEREDOC
     assert "\n".join(body) == REMOTE_SCRIPT.strip()
     assert HEREDOC not in REMOTE_SCRIPT  # the heredoc cannot end early
@@ -91,6 +114,16 @@ def test_refused_connection_same_report_as_the_local_probe():
     assert report.failed_step == "connect"
     assert comparable(report) == comparable(local)
     assert "connection refused" in report.steps[1].detail
+
+
+def test_dropped_connection_same_report_as_the_local_probe():
+    with dropping_port() as port:
+        remote, _ = run_remote("127.0.0.1", port, connect_timeout=0.3)
+        local = run_probe("127.0.0.1", port, connect_timeout=0.3)
+    report = ProbeReport.from_dict(remote)
+    assert report.failed_step == "connect"
+    assert comparable(report) == comparable(local)
+    assert report.steps[1].detail == f"127.0.0.1:{port}: timed out ({DROPPED})"
 
 
 def test_large_body_is_cut_to_fit_ssm_output():

@@ -8,7 +8,7 @@ import threading
 
 import pytest
 import yaml
-from test_local_target import http_get, refused, resolve
+from test_local_target import http_get, no_answer, resolve
 
 from privlink.spec import parse_spec
 from privlink.spec.demo import demo_spec_text
@@ -59,7 +59,7 @@ def test_a_stopped_target_leaves_rotation_at_once(tmp_path, cross_zone):
                 answer = http_get(eni_ip, 8080)
                 assert answer["az"] != down_az
         else:
-            assert refused(eni_ip, 8080)
+            assert no_answer(eni_ip, 8080)
         for address in others:
             assert http_get(address, 8080)["az"] != down_az
     finally:

@@ -18,39 +18,41 @@ from privlink.spec.demo import demo_spec_text
 from privlink.targets.local.faults import FAULTS
 from privlink.targets.local.target import LocalTarget
 
-# A connection the NLB has no target for (or whose target refuses it) is reset right after the
-# handshake: the probe sees the reset while its connect completes or at its request, whichever the
-# scheduler makes first.
-RESET = ("connect", "http")
-# fault -> (the probe steps that may fail, the one error/warning finding doctor reports)
+# fault -> (the probe step that fails, what it says, the one error/warning finding doctor reports):
+# the fault table in README.md, which `test_the_readme_fault_table_is_this_walk` holds to it
+TIMED_OUT = ("connect", "timed out")
+NXDOMAIN = ("resolve", "NXDOMAIN")
+RESET = ("http", "connection reset")
 EXPECTED = {
-    "pending-acceptance": (("connect",), "connection-pending-acceptance"),
-    "connection-rejected": (("connect",), "connection-rejected"),
-    "principal-not-allowed": (("resolve",), "principal-not-allowed"),
-    "endpoint-sg-closed": (("connect",), "endpoint-sg-blocks-clients"),
-    "targets-down": (RESET, "targets-unhealthy"),
-    "az-targets-down": (RESET, "az-without-healthy-targets"),
-    "az-mismatch": (RESET, "az-not-served"),
-    "vpc-dns-off": (("resolve",), "vpc-dns-attributes"),
-    "private-dns-unverified": (("resolve",), "private-dns-unverified"),
-    "dns-record-missing": (("resolve",), "private-name-unresolved"),
-    "vpn-cidr-overlap": (("connect",), "vpn-cidr-overlap"),
-    "vpn-unauthorized": (("connect",), "vpn-not-authorized"),
-    "port-mismatch": (RESET, "listener-target-port-mismatch"),
-    "region-not-supported": (("resolve",), "cross-region-not-supported"),
+    "pending-acceptance": (*TIMED_OUT, "connection-pending-acceptance"),
+    "connection-rejected": (*TIMED_OUT, "connection-rejected"),
+    "principal-not-allowed": (*NXDOMAIN, "principal-not-allowed"),
+    "endpoint-sg-closed": (*TIMED_OUT, "endpoint-sg-blocks-clients"),
+    "targets-down": (*RESET, "targets-unhealthy"),
+    "az-targets-down": (*RESET, "az-without-healthy-targets"),
+    "az-mismatch": (*RESET, "az-not-served"),
+    "vpc-dns-off": (*NXDOMAIN, "vpc-dns-attributes"),
+    "private-dns-unverified": (*NXDOMAIN, "private-dns-unverified"),
+    "dns-record-missing": (*NXDOMAIN, "private-name-unresolved"),
+    "vpn-cidr-overlap": (*TIMED_OUT, "vpn-cidr-overlap"),
+    "vpn-unauthorized": (*TIMED_OUT, "vpn-not-authorized"),
+    "port-mismatch": (*RESET, "listener-target-port-mismatch"),
+    "region-not-supported": (*NXDOMAIN, "cross-region-not-supported"),
 }
+README = Path(__file__).resolve().parents[3] / "README.md"
 
 
 def test_every_fault_has_an_expectation():
     assert set(EXPECTED) == set(FAULTS)
-    assert all(FAULTS[name].finding == finding for name, (_, finding) in EXPECTED.items())
+    assert all(FAULTS[name].finding == finding for name, (_, _, finding) in EXPECTED.items())
 
 
 def test_the_readme_fault_table_is_this_walk():
-    readme = (Path(__file__).parents[3] / "README.md").read_text()
-    rows = re.findall(r"^\| `([a-z-]+)` \| ([a-z ()]+) \| `([a-z-]+)` \|$", readme, flags=re.MULTILINE)
-    said = {"connect or http (reset)": RESET}
-    assert {fault: (said.get(steps, (steps,)), finding) for fault, steps, finding in rows} == EXPECTED
+    rows = re.findall(
+        r"^\| `([a-z-]+)` \| .+ \| (\w+): ([^|]+?) \| `([a-z-]+)`(?: \(\d\))? \|$", README.read_text(), re.M
+    )
+    assert {fault: (step, says, finding) for fault, step, says, finding in rows} == EXPECTED
+    assert [fault for fault, *_ in rows] == list(FAULTS)  # in `inject --list` order
 
 
 def spec_for(fault: str):
@@ -62,9 +64,14 @@ def spec_for(fault: str):
 
 
 def failed_steps(target: LocalTarget) -> dict[tuple[str, str], str | None]:
-    """What `privlink test` runs: (consumer, name) -> the step that failed, None when it passed."""
+    """What `privlink test` runs: (consumer, name) -> the step that failed and what it said, None
+    when it passed."""
     run = run_tests(target, [c.name for c in target.spec.consumers], "local")
-    return {(consumer, report.name): report.failed_step for consumer, report in run.probes}
+    failed = {}
+    for consumer, report in run.probes:
+        step = next((s for s in report.steps if not s.ok), None)
+        failed[(consumer, report.name)] = None if step is None else f"{step.name}: {step.detail}"
+    return failed
 
 
 def problems(target: LocalTarget) -> tuple[int, set[str]]:
@@ -76,7 +83,7 @@ def problems(target: LocalTarget) -> tuple[int, set[str]]:
 @pytest.mark.timeout(60)
 @pytest.mark.parametrize("fault", sorted(EXPECTED))
 def test_fault_breaks_the_path_and_doctor_names_it_at_once(fault, tmp_path):
-    steps, finding = EXPECTED[fault]
+    step, says, finding = EXPECTED[fault]
     target = LocalTarget(spec_for(fault), tmp_path / ".privlink")
     try:
         target.up()
@@ -84,8 +91,8 @@ def test_fault_breaks_the_path_and_doctor_names_it_at_once(fault, tmp_path):
         assert set(passing.values()) == {None}, passing
         assert problems(target) == (0, set())
         target.inject_fault(fault)
-        failed = {step for step in failed_steps(target).values() if step is not None}
-        assert failed and failed <= set(steps), failed
+        failed = [detail for detail in failed_steps(target).values() if detail is not None]
+        assert failed and all(d.startswith(f"{step}: ") and says in d for d in failed), failed
         assert problems(target) == (1, {finding})
         target.clear_faults()
         assert failed_steps(target) == passing
@@ -100,10 +107,9 @@ def test_private_dns_unverified_fails_the_name_only_the_service_gives(tmp_path):
     try:
         target.up()
         target.inject_fault("private-dns-unverified")
-        assert failed_steps(target) == {
-            ("dev", "hello.internal.company"): None,
-            ("dev", "hello.example.com"): "resolve",
-        }
+        steps = failed_steps(target)
+        assert steps[("dev", "hello.internal.company")] is None
+        assert steps[("dev", "hello.example.com")].startswith("resolve: ")
     finally:
         target.down()
 

@@ -232,6 +232,43 @@ def test_a_target_killed_mid_load_loses_only_its_connections(local_target):
     assert all(ok and az != down_az for ok, az in later), later
 
 
+# -- 3. an endpoint rejected under load ----------------------------------------------------------
+
+REJECTED_UNDER = 256
+
+
+@pytest.mark.timeout(60)
+def test_a_rejected_endpoint_cuts_every_open_flow_and_drops_new_ones(local_target):
+    """AWS removes the path of a rejected endpoint: every keep-alive flow open through it ends on its
+    next request, and new connects time out (dropped), none is answered."""
+    target = local_target(parse_spec(demo_spec_text()))
+    addresses = resolve(target.up()["dns"], "hello.internal.company")
+
+    async def scenario() -> tuple[list, list]:
+        opened = [
+            await asyncio.open_connection(addresses[i % len(addresses)], 8080) for i in range(REJECTED_UNDER)
+        ]
+        try:
+            held = [Held(r, w, "") for r, w in opened]
+            assert [(await h.ask())["message"] for h in held] == ["Hello from provider"] * REJECTED_UNDER
+            await asyncio.to_thread(target.inject_fault, "connection-rejected")
+            after = await asyncio.gather(*(h.ask() for h in held), return_exceptions=True)
+            new = await asyncio.gather(
+                *(asyncio.wait_for(asyncio.open_connection(a, 8080), 0.5) for a in addresses),
+                return_exceptions=True,
+            )
+        finally:
+            for _, writer in opened:
+                writer.close()
+        return after, new
+
+    after, new = asyncio.run(asyncio.wait_for(scenario(), timeout=30))
+    answered = [r for r in after if not isinstance(r, BaseException)]
+    assert not answered, f"{len(answered)} of {REJECTED_UNDER} flows still answered after the rejection"
+    assert all(isinstance(r, FAILURES) for r in after), {type(r) for r in after}
+    assert [type(r) for r in new] == [asyncio.TimeoutError] * len(addresses)
+
+
 # -- CLI runs in a temp dir -----------------------------------------------------------------------
 
 INTERRUPTED = "privlink: interrupted; run the same command again to continue"

@@ -61,13 +61,49 @@ def http_get(address: str, port: int, host: str = "hello.internal.company") -> d
     return json.loads(body)
 
 
-def refused(address: str, port: int) -> bool:
+def no_answer(address: str, port: int) -> bool:
     """True when the connection fails or closes without an answer."""
     try:
         http_get(address, port)
     except (OSError, AssertionError, ValueError):
         return True
     return False
+
+
+def connect_outcome(address: str, port: int = 8080, timeout: float = 0.5) -> str:
+    """ "connected", "timed out" (packets dropped, as on AWS) or "refused" (nothing at the address)."""
+    try:
+        socket.create_connection((address, port), timeout=timeout).close()
+    except TimeoutError:
+        return "timed out"
+    except ConnectionRefusedError:
+        return "refused"
+    return "connected"
+
+
+class KeepAlive:
+    """One HTTP/1.1 connection asking again and again, as a keep-alive client does."""
+
+    def __init__(self, address: str, port: int = 8080):
+        self.sock = socket.create_connection((address, port), timeout=3)
+        self.file = self.sock.makefile("rb")
+
+    def ask(self) -> int:
+        """The status of one more GET on this connection; raises OSError when it is cut."""
+        self.sock.sendall(b"GET / HTTP/1.1\r\nHost: hello.internal.company:8080\r\n\r\n")
+        status = self.file.readline()
+        if not status:
+            raise ConnectionResetError("closed")
+        length = 0
+        while (line := self.file.readline()) not in (b"\r\n", b""):
+            if line.lower().startswith(b"content-length:"):
+                length = int(line.split(b":")[1])
+        self.file.read(length)
+        return int(status.split()[1])
+
+    def close(self) -> None:
+        self.file.close()
+        self.sock.close()
 
 
 def test_demo_path_end_to_end_and_down_leaves_nothing(sandbox, tmp_path):
@@ -94,8 +130,7 @@ def test_demo_path_end_to_end_and_down_leaves_nothing(sandbox, tmp_path):
     assert not (tmp_path / ".privlink").exists()
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)
-    with pytest.raises(OSError):
-        socket.create_connection((addresses[0], 8080), timeout=1)
+    assert connect_outcome(addresses[0]) == "refused"
 
 
 def test_same_cidr_two_consumers_and_cross_region(sandbox):
@@ -111,11 +146,14 @@ def test_same_cidr_two_consumers_and_cross_region(sandbox):
     status = target.up()
     by_name = {c["name"]: c for c in status["consumers"]}
     assert {c["endpoint_state"] for c in by_name.values()} == {"available"}
-    dev = resolve(status["dns"], "hello.internal.company")
-    qa = resolve(status["dns"], "hello.qa.company")
+    dev = resolve(by_name["dev"]["dns"], "hello.internal.company")
+    qa = resolve(by_name["qa"]["dns"], "hello.qa.company")
     assert not set(dev) & set(qa)  # same VPC CIDRs, different loopback addresses
     for address in dev + qa:
         assert http_get(address, 8080)["message"] == "Hello from provider"
+    assert status["dns_answers_as"] == "dev"  # dev's VPC does not resolve qa's private zone
+    with pytest.raises(dns.resolver.NXDOMAIN):
+        resolve(status["dns"], "hello.qa.company")
 
 
 def test_two_consumers_with_the_same_private_name_each_resolve_their_own_endpoint(sandbox):
@@ -138,11 +176,72 @@ def test_two_consumers_with_the_same_private_name_each_resolve_their_own_endpoin
         assert resolve(consumer["dns"], "hello.internal.company") == own[name]
         dns_server, names, port = target.probe_plan(name)
         assert dns_server == consumer["dns"] and names == ["hello.internal.company"]
+    # the shared address answers as the first consumer's VPC resolver, and says so: no VPC has a
+    # resolver answering every consumer's names at once
+    assert status["dns_answers_as"] == "dev"
+    assert resolve(status["dns"], "hello.internal.company") == own["dev"]
     # a fault on dev's endpoint breaks dev only: qa's name does not lead to dev's endpoint
     target.inject_fault("endpoint-sg-closed")
     for name, ok in (("dev", False), ("qa", True)):
         dns_server, [private_name], port = target.probe_plan(name)
         assert run_probe(private_name, port, dns_server).ok is ok
+
+
+def with_consumers(*names: str, interval: int = 10):
+    """The demo spec with these consumers (no VPN, each its own account and VPC CIDR) and the target
+    group's health-check interval."""
+
+    def edit(data):
+        dev = data["consumers"][0]
+        dev.pop("vpn")
+        data["producer"]["service"]["health_check"]["interval"] = interval
+        cidrs = {"alpha": "10.30.0.0/16", "dev": "10.31.0.0/16", "qa": "10.32.0.0/16", "zed": "10.33.0.0/16"}
+        data["consumers"] = [
+            dict(dev, name=name, account=name, vpc={"cidr": cidrs[name], "azs": 2}) for name in names
+        ]
+
+    return spec_from(edit)
+
+
+def addresses_by_eni(target: LocalTarget) -> dict[str, dict[str, str]]:
+    """consumer -> {ENI id: its address} from the data plane, checked against `status`'s `addresses`
+    (what `status --output json` prints) and with each consumer's resolver (`dns`)."""
+    status, runtime = target.status(), target.runtime()
+    found = {}
+    for consumer in status["consumers"]:
+        enis = runtime["endpoints"][consumer["endpoint_id"]]["enis"]
+        assert consumer["addresses"] == [e["address"] for e in enis]
+        found[consumer["name"]] = {e["eni_id"]: e["address"] for e in enis} | {"dns": consumer["dns"]}
+    return found
+
+
+def test_endpoint_addresses_are_kept_for_each_enis_life(tmp_path):
+    """As an ENI keeps its private IP on AWS: an `up` that changes the target group, adds a consumer or
+    removes one never moves another consumer's addresses (a saved `curl --resolve` keeps reaching its
+    own endpoint); a removed consumer's addresses are free for the next new one."""
+    state = tmp_path / ".privlink"
+    target = LocalTarget(with_consumers("dev", "qa"), state)
+    try:
+        target.up()
+        first = addresses_by_eni(target)
+        target = LocalTarget(with_consumers("dev", "qa", interval=15), state)  # the target group changes
+        target.up()
+        assert addresses_by_eni(target) == first
+        target = LocalTarget(with_consumers("alpha", "dev", "qa"), state)  # sorts first, created last
+        target.up()
+        added = addresses_by_eni(target)
+        assert {k: added[k] for k in first} == first
+        assert not {*added["alpha"].values()} & {*first["dev"].values(), *first["qa"].values()}
+        target = LocalTarget(with_consumers("alpha", "qa"), state)  # dev, created first, goes
+        target.up()
+        assert addresses_by_eni(target) == {k: added[k] for k in ("alpha", "qa")}
+        target = LocalTarget(with_consumers("alpha", "qa", "zed"), state)
+        target.up()
+        reused = addresses_by_eni(target)
+        assert {k: reused[k] for k in ("alpha", "qa")} == {k: added[k] for k in ("alpha", "qa")}
+        assert sorted(reused["zed"].values()) == sorted(first["dev"].values())  # dev's, freed
+    finally:
+        target.down()
 
 
 def test_acceptance_flow(sandbox):
@@ -154,9 +253,8 @@ def test_acceptance_flow(sandbox):
     endpoint_id = status["consumers"][0]["endpoint_id"]
     assert status["consumers"][0]["endpoint_state"] == "pendingAcceptance"
     assert [c.state for c in target.connections()] == ["pendingAcceptance"]
-    assert status["consumers"][0]["addresses"] == [] or all(
-        refused(a.split(":")[0], 8080) for a in status["consumers"][0]["addresses"]
-    )
+    addresses = [a.split(":")[0] for a in status["consumers"][0]["addresses"]]
+    assert [connect_outcome(a) for a in addresses] == ["timed out"] * 2  # dropped until accepted
     result = target.accept([endpoint_id])
     assert result.succeeded == [endpoint_id]
     status = target.status()
@@ -164,10 +262,14 @@ def test_acceptance_flow(sandbox):
     target.wait_until_serving()
     for address in resolve(target.status()["dns"], "hello.internal.company"):
         assert http_get(address, 8080)["message"] == "Hello from provider"
+    open_flow = KeepAlive(addresses[0])
+    assert open_flow.ask() == 200
     target.reject([endpoint_id])
     assert target.connections()[0].state == "rejected"
-    for address in target.status()["consumers"][0]["addresses"]:
-        assert refused(address.split(":")[0], 8080)
+    assert [connect_outcome(a) for a in addresses] == ["timed out"] * 2
+    with pytest.raises(OSError):  # the path is gone: the open flow is cut
+        open_flow.ask()
+    open_flow.close()
 
 
 def test_principal_not_allowed_fails_with_aws_error_and_keeps_the_producer(sandbox):
@@ -185,11 +287,17 @@ def test_principal_not_allowed_fails_with_aws_error_and_keeps_the_producer(sandb
 
 
 def test_fault_endpoint_sg_closed_breaks_and_clear_restores(sandbox):
+    """New connections time out (the security group drops their packets, as on AWS); one already
+    open goes on (security groups are stateful)."""
     target = sandbox(spec_from())
     status = target.up()
     addresses = resolve(status["dns"], "hello.internal.company")
+    open_flow = KeepAlive(addresses[0])
+    assert open_flow.ask() == 200
     target.inject_fault("endpoint-sg-closed")
-    assert all(refused(a, 8080) for a in addresses)
+    assert [connect_outcome(a) for a in addresses] == ["timed out"] * 2
+    assert [open_flow.ask() for _ in range(5)] == [200] * 5
+    open_flow.close()
     target.clear_faults()
     target.wait_until_serving()
     assert all(http_get(a, 8080)["message"] == "Hello from provider" for a in addresses)

@@ -27,7 +27,7 @@ from typing import Any
 from privlink.aws_error_codes import ACCESS_DENIED
 from privlink.errors import PrivlinkError
 from privlink.observe.aws import error_code
-from privlink.probe import Clock, ProbeReport, ProbeStep, describe_error
+from privlink.probe import CONNECT_TIMEOUT, DROPPED, Clock, ProbeReport, ProbeStep, describe_error
 
 SSM_DOCUMENT = "AWS-RunShellScript"
 SSM_DONE = {"Success", "Failed", "Cancelled", "TimedOut"}
@@ -40,8 +40,9 @@ HEREDOC = "PRIVLINK_PROBE"
 # resolved address (one per endpoint ENI) must accept a connection and answer HTTP 2xx.
 REMOTE_SCRIPT = r"""
 import http.client, ipaddress, json, socket, sys, time
+from concurrent.futures import ThreadPoolExecutor
 name, port, path, timeout = sys.argv[1], int(sys.argv[2]), sys.argv[3], float(sys.argv[4])
-BODY_LIMIT = int(sys.argv[5])
+BODY_LIMIT, connect_timeout, DROPPED = int(sys.argv[5]), float(sys.argv[6]), sys.argv[7]
 report = {"name": name, "port": port, "via": "ssm", "dns_server": None, "steps": [],
           "address": None, "status": None, "body": "", "json": None}
 class Failed(Exception):
@@ -82,14 +83,17 @@ def resolve():
     addresses.extend(dict.fromkeys(str(i[4][0]) for i in infos))
     return "%s -> %s" % (name, ", ".join(addresses))
 def connect():
-    errors = []
-    for address in addresses:
+    errors, dropped = [], False
+    with ThreadPoolExecutor(max_workers=max(1, len(addresses))) as pool:
+        pending = [(a, pool.submit(socket.create_connection, (a, port), connect_timeout)) for a in addresses]
+    for address, future in pending:
         try:
-            socks.append((address, socket.create_connection((address, port), timeout=timeout)))
-        except OSError as exc:
+            socks.append((address, future.result()))
+        except Exception as exc:
             errors.append("%s:%d: %s" % (address, port, describe(exc)))
+            dropped = dropped or isinstance(exc, (socket.timeout, TimeoutError))
     if errors:
-        raise Failed("; ".join(errors))
+        raise Failed("; ".join(errors) + (" (%s)" % DROPPED if dropped else ""))
     report["address"] = socks[0][0]
     return "connected to " + ", ".join("%s:%d" % (a, port) for a, _ in socks)
 def get(address, sock):
@@ -133,9 +137,14 @@ sys.stdout.buffer.write(json.dumps(report, ensure_ascii=False).encode("utf-8") +
 """
 
 
-def remote_commands(name: str, port: int, path: str = "/", timeout: float = 5.0) -> list[str]:
+def remote_commands(
+    name: str, port: int, path: str = "/", timeout: float = 5.0, connect_timeout: float = CONNECT_TIMEOUT
+) -> list[str]:
     """The shell commands SSM runs: the probe script through a quoted heredoc, arguments shell-quoted."""
-    args = " ".join(shlex.quote(a) for a in (name, str(port), path, str(timeout), str(REMOTE_BODY_LIMIT)))
+    args = " ".join(
+        shlex.quote(a)
+        for a in (name, str(port), path, str(timeout), str(REMOTE_BODY_LIMIT), str(connect_timeout), DROPPED)
+    )
     return [f"python3 - {args} <<'{HEREDOC}'\n{REMOTE_SCRIPT.strip()}\n{HEREDOC}"]
 
 

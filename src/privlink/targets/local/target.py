@@ -1,8 +1,9 @@
 """The local target: deploys the rendered templates into the sandbox world and runs the data plane.
 
 State in `.privlink/` (files 0600, directories 0700): `sandbox.json` (the world), `local.json` (the
-loopback block and injected faults), `dataplane.json` (what the data plane serves),
-`dataplane-runtime.json` (what it publishes, with its identity), `dataplane.log`, `certs/<consumer>/`.
+loopback block, the loopback address of each ENI and consumer VPC resolver, injected faults),
+`dataplane.json` (what the data plane serves), `dataplane-runtime.json` (what it publishes, with its
+identity), `dataplane.log`, `certs/<consumer>/`.
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ class LocalMeta(BaseModel):
     model_config = ConfigDict(extra="allow", strict=True)
 
     loopback_block: str | None = None
+    addresses: dict[str, str] = {}  # ENI id / consumer VPC id -> its loopback IP, kept for its life
     faults: list[str] = []
     steps: dict[str, dict[str, str]] = {}
 
@@ -350,14 +352,20 @@ class LocalTarget(Target):
     def _save_dataplane_config(self, world, block: str, running: bool) -> None:
         from privlink.targets.local import faults
         from privlink.targets.local.dataplane.config_model import save_config
-        from privlink.targets.local.world_to_dataplane import build_config
+        from privlink.targets.local.world_to_dataplane import build_config, loopback_addresses
 
+        consumers = self.consumer_vpcs(world)
+        meta = self.meta()
+        addresses = loopback_addresses(world, block, consumers, meta.get("addresses", {}))
+        if addresses != meta.get("addresses"):
+            self.save_meta({**meta, "addresses": addresses})
         config = build_config(
             world,
             block,
-            self.consumer_vpcs(world),
+            consumers,
             self.spec.producer.service.backend_port,
             time_scale=self.data_plane_time_scale(running),
+            addresses=addresses,
         )
         save_config(self.config_path, faults.apply_to_dataplane(config, self.meta().get("faults", [])))
 
@@ -431,7 +439,8 @@ class LocalTarget(Target):
         return runtime
 
     def wait_until_serving(self, progress: Progress = no_progress, timeout: float = 10.0) -> None:
-        """Until every available endpoint's ENIs listen and the DNS server answers."""
+        """Until every available endpoint's ENIs listen (or drop, as the config says: a security
+        group or VPN authorization that admits nothing) and the DNS server answers."""
         deadline = self.clock() + timeout
         while True:
             runtime = self.runtime()
@@ -442,7 +451,7 @@ class LocalTarget(Target):
                     if endpoint.get("state") == "available"
                     for eni in endpoint.get("enis", [])
                 ]
-                if all(eni.get("listening") for eni in enis):
+                if all(eni.get("listening") or eni.get("drops") for eni in enis):
                     return
             if self.clock() >= deadline:
                 raise DeployFailed("data plane", f"not serving after {timeout:g} s", f"see {self.log_path}")
@@ -485,6 +494,8 @@ class LocalTarget(Target):
             else {"running": False, "hint": "run `privlink up` to start it"}
         )
         report["dns"] = runtime.get("dns", "") if runtime else ""
+        # no VPC resolves every consumer's names: the shared address answers as one VPC's resolver
+        report["dns_answers_as"] = runtime.get("dns_answers_as", "") if runtime else ""
         endpoints_rt = runtime.get("endpoints", {}) if runtime else {}
         faults = self.meta().get("faults", [])
         if faults:

@@ -6,6 +6,7 @@ Pure: reads the world (and the templates recorded in it), returns a `DataPlaneCo
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,13 +28,18 @@ def build_config(
     consumer_names: dict[str, str],
     app_port: int | None = None,
     time_scale: float = 1.0,
+    addresses: Mapping[str, str] | None = None,
 ) -> dp.DataPlaneConfig:
     """The data plane for everything in `world`.
 
     `consumer_names` maps a consumer VPC id to its name; `app_port` is the port the demo app
-    listens on (its user data): a target group sending elsewhere reaches nothing.
+    listens on (its user data): a target group sending elsewhere reaches nothing. `addresses` is
+    `loopback_addresses(...)`: each ENI's and consumer VPC resolver's loopback IP (by default
+    allocated afresh, in the world's order).
     """
     world.settle()
+    if addresses is None:
+        addresses = loopback_addresses(world, loopback_block, consumer_names, {})
     load_balancers, node_count, target_count = [], 0, 0
     for lb in world.of_type(LB):
         built, node_count, target_count = _load_balancer(
@@ -42,7 +48,7 @@ def build_config(
         if built is not None:
             load_balancers.append(built)
     known_lbs = {lb.id for lb in load_balancers}
-    endpoints, eni_count = [], 0
+    endpoints = []
     for endpoint in world.endpoints.values():
         if endpoint.state == "deleted":
             continue
@@ -57,15 +63,14 @@ def build_config(
             subnet = world.get_any(subnet_id)
             enis.append(
                 dp.Eni(
-                    eni_id=endpoint.network_interfaces.get(subnet_id, subnet_id),
+                    eni_id=_eni_id(endpoint, subnet_id),
                     subnet_id=subnet_id,
                     az_name=subnet.data["az"],
                     az_id=subnet.data["az_id"],
                     private_ip=endpoint.private_ips[subnet_id],
-                    bind_ip=dp.eni_address(loopback_block, eni_count),
+                    bind_ip=addresses[_eni_id(endpoint, subnet_id)],
                 )
             )
-            eni_count += 1
         source, authorized = _host_source(world, endpoint.vpc_id, endpoint.subnet_ids)
         endpoints.append(
             dp.Endpoint(
@@ -85,10 +90,67 @@ def build_config(
     return dp.DataPlaneConfig(
         loopback_block=loopback_block,
         time_scale=time_scale,
-        dns=_dns(world, endpoints, consumer_names, loopback_block),
+        dns=_dns(world, endpoints, consumer_names, addresses),
         load_balancers=load_balancers,
         endpoints=endpoints,
     )
+
+
+def loopback_addresses(
+    world: World, block: str, consumer_names: Mapping[str, str], known: Mapping[str, str]
+) -> dict[str, str]:
+    """The loopback IP of every live endpoint ENI (by ENI id) and consumer VPC resolver (by VPC id).
+
+    An address is kept for its ENI's (or VPC's) life, as AWS keeps an ENI's private IP: `known` is
+    the previous result (the local target keeps it in `local.json`), so an `up` that adds, removes or
+    changes something else never moves an address a user saved. New ones take the lowest free
+    address; a deleted ENI or VPC frees its own.
+    """
+    enis = [
+        _eni_id(endpoint, subnet_id)
+        for endpoint in world.endpoints.values()
+        if endpoint.state != "deleted"
+        for subnet_id in endpoint.subnet_ids
+    ]
+    existing = {r.id for r in world.resources.values()}
+    vpcs = [v for v, _ in sorted(consumer_names.items(), key=lambda kv: kv[1]) if v in existing]
+    return {
+        **_keep_or_take(enis, known, lambda i: dp.eni_address(block, i), lambda ip: dp.eni_index(block, ip)),
+        **_keep_or_take(
+            vpcs, known, lambda i: dp.resolver_address(block, i), lambda ip: dp.resolver_index(block, ip)
+        ),
+    }
+
+
+def _keep_or_take(
+    keys: Iterable[str],
+    known: Mapping[str, str],
+    address: Callable[[int], str],
+    index_of: Callable[[str], int | None],
+) -> dict[str, str]:
+    """Each key's known address when the layout (`address`, its inverse `index_of`) has it, else the
+    lowest free one."""
+    keys = list(dict.fromkeys(keys))
+    found: dict[str, str] = {}
+    taken: set[str] = set()
+    for key in keys:
+        ip = known.get(key)
+        if ip is not None and ip not in taken and index_of(ip) is not None:
+            found[key] = ip
+            taken.add(ip)
+    index = 0
+    for key in keys:
+        if key in found:
+            continue
+        while address(index) in taken:
+            index += 1
+        found[key] = address(index)
+        taken.add(found[key])
+    return {k: found[k] for k in keys}
+
+
+def _eni_id(endpoint, subnet_id: str) -> str:
+    return endpoint.network_interfaces.get(subnet_id, subnet_id)
 
 
 def _load_balancer(
@@ -228,28 +290,30 @@ def _host_source(world: World, vpc_id: str, subnet_ids: list[str]) -> tuple[dp.H
 
 
 def _dns(
-    world: World, endpoints: list[dp.Endpoint], consumer_names: dict[str, str], block: str
+    world: World, endpoints: list[dp.Endpoint], consumer_names: dict[str, str], addresses: Mapping[str, str]
 ) -> dp.DnsConfig:
-    """The shared server (every name) and one view per consumer VPC (what its resolver answers)."""
+    """One view per consumer VPC (what its resolver answers), and the shared server answering as the
+    first consumer's VPC (public names only without one): no VPC answers every name at once."""
     sources = _dns_sources(world, endpoints)
-    zones, records, aliases = _view(sources, None)
-    existing = {r.id for r in world.resources.values()}
+    first = next((vpc_id for vpc_id in consumer_names if vpc_id in addresses), None)
+    zones, records, aliases = _view(sources, first or "")
     views = []
-    for index, (vpc_id, consumer) in enumerate(sorted(consumer_names.items(), key=lambda kv: kv[1])):
-        if vpc_id not in existing:
+    for vpc_id, consumer in sorted(consumer_names.items(), key=lambda kv: kv[1]):
+        if vpc_id not in addresses:
             continue
         v_zones, v_records, v_aliases = _view(sources, vpc_id)
         views.append(
             dp.DnsView(
                 consumer=consumer,
                 vpc_id=vpc_id,
-                bind_ip=dp.resolver_address(block, index),
+                bind_ip=addresses[vpc_id],
                 zones=v_zones,
                 records=v_records,
                 aliases=v_aliases,
             )
         )
-    return dp.DnsConfig(zones=zones, records=records, aliases=aliases, views=views)
+    answers_as = consumer_names[first] if first else ""
+    return dp.DnsConfig(zones=zones, records=records, aliases=aliases, views=views, answers_as=answers_as)
 
 
 @dataclass(frozen=True)
@@ -290,17 +354,15 @@ def _dns_sources(world: World, endpoints: list[dp.Endpoint]) -> _DnsSources:
     return _DnsSources(public, private, zones)
 
 
-def _view(
-    sources: _DnsSources, vpc_id: str | None
-) -> tuple[list[str], list[dp.DnsRecord], list[dp.DnsAlias]]:
-    """Zones, records and endpoint aliases seen from `vpc_id` (None: from everywhere at once)."""
+def _view(sources: _DnsSources, vpc_id: str) -> tuple[list[str], list[dp.DnsRecord], list[dp.DnsAlias]]:
+    """Zones, records and endpoint aliases seen from `vpc_id` ("": from outside every VPC)."""
     zones: list[str] = ["vpce.amazonaws.com"]
     aliases: list[dp.DnsAlias] = []
     records: list[dp.DnsRecord] = []
     names_to_endpoint = dict(sources.public)
     private_names: dict[str, tuple[str, str | None]] = {}
     for endpoint_vpc, name, endpoint_id in sources.private:
-        if vpc_id in (None, endpoint_vpc):
+        if vpc_id == endpoint_vpc:
             private_names[name] = (endpoint_id, None)
             zones.append(name)
     names_to_endpoint.update(private_names)
@@ -308,7 +370,7 @@ def _view(
         aliases.append(dp.DnsAlias(name=name, endpoint_id=endpoint_id, az_name=az))
     seen = set(names_to_endpoint)
     for zone_name, resolving, zone_records in sources.zones:
-        if not (resolving if vpc_id is None else vpc_id in resolving):
+        if vpc_id not in resolving:
             continue
         zones.append(zone_name)
         for record in zone_records:

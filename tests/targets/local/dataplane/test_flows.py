@@ -7,6 +7,7 @@ as the process uses uvloop when it is installed) and looks at what clients and t
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import os
 import socket
@@ -244,9 +245,10 @@ def test_target_reset_reaches_the_client_as_a_reset(tmp_path, block, loop_kind):
 
 
 async def echo(reader, writer):
-    """A target that sends back what it reads, until the client's EOF."""
-    while data := await reader.read(65536):
-        writer.write(data)
+    """A target that sends back what it reads, until the client's EOF (or a reset)."""
+    with contextlib.suppress(ConnectionResetError):
+        while data := await reader.read(65536):
+            writer.write(data)
     writer.close()
 
 
@@ -316,7 +318,11 @@ def test_bulk_both_ways_arrives_intact_and_a_slow_reader_bounds_the_buffers(tmp_
 
 
 @pytest.mark.parametrize("loop_kind", LOOPS)
-def test_reload_keeps_open_flows_and_new_rules_apply_to_new_ones(tmp_path, block, loop_kind):
+@pytest.mark.parametrize("change", ["security group", "vpn authorization"])
+def test_reload_keeps_open_flows_and_new_rules_apply_to_new_ones(tmp_path, block, loop_kind, change):
+    """Security groups are stateful: a rule removed stops new connections (their connects time out),
+    the open flow goes on. A VPN authorization rule removed is taken alike."""
+
     async def main():
         server = await asyncio.start_server(echo, "127.0.0.1", 0)
         target = server.sockets[0].getsockname()[:2]
@@ -326,12 +332,112 @@ def test_reload_keeps_open_flows_and_new_rules_apply_to_new_ones(tmp_path, block
                 writer.write(b"1")
                 assert await asyncio.wait_for(reader.readexactly(1), IO_TIMEOUT) == b"1"
                 closed = config_with(block, [target]).model_dump(mode="json")
-                closed["endpoints"][0]["security_group_rules"][0]["cidr"] = "192.168.0.0/16"
+                if change == "security group":
+                    closed["endpoints"][0]["security_group_rules"][0]["cidr"] = "192.168.0.0/16"
+                else:
+                    closed["endpoints"][0]["source"] = {"kind": "vpn", "ip": "10.1.0.10"}
+                    closed["endpoints"][0]["vpn_authorized_cidrs"] = ["192.168.0.0/16"]
                 await p.reload(DataPlaneConfig.model_validate(closed))
-                with pytest.raises(OSError):
-                    await exchange(p.eni(0), b"new flow")
+                assert await connect_times_out(p.eni(0))
                 writer.write(b"2")  # security groups are stateful: the open flow goes on
                 assert await asyncio.wait_for(reader.readexactly(1), IO_TIMEOUT) == b"2"
+                writer.close()
+        finally:
+            server.close()
+
+    run(loop_kind, main)
+
+
+async def connect_times_out(address: tuple[str, int], timeout: float = 0.3) -> bool:
+    """True when a connect to `address` gets no answer (packets dropped), False when it connects."""
+    try:
+        _, writer = await asyncio.wait_for(asyncio.open_connection(*address), timeout)
+    except asyncio.TimeoutError:
+        return True
+    writer.close()
+    return False
+
+
+async def keep_alive(address: tuple[str, int]) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """A flow to the echo target that has carried one round trip."""
+    reader, writer = await asyncio.open_connection(*address)
+    writer.write(b"1")
+    assert await asyncio.wait_for(reader.readexactly(1), IO_TIMEOUT) == b"1"
+    return reader, writer
+
+
+@pytest.mark.parametrize("loop_kind", LOOPS)
+@pytest.mark.parametrize("state", ["rejected", "pendingAcceptance", "deleted"])
+def test_an_endpoint_leaving_available_cuts_its_open_flows(tmp_path, block, loop_kind, state):
+    """AWS removes the path of a rejected or deleted endpoint: open flows end with a reset, new
+    connects time out (rejected, pending: packets dropped) or are refused (deleted: no ENI)."""
+
+    async def main():
+        server = await asyncio.start_server(echo, "127.0.0.1", 0)
+        target = server.sockets[0].getsockname()[:2]
+        try:
+            async with Plane(tmp_path, config_with(block, [target])) as p:
+                flows = [await keep_alive(p.eni(i % 2)) for i in range(8)]
+                eni = p.eni(0)
+                changed = config_with(block, [target]).model_dump(mode="json")
+                if state == "deleted":
+                    changed["endpoints"], changed["dns"]["aliases"] = [], []
+                else:
+                    changed["endpoints"][0]["state"] = state
+                await p.reload(DataPlaneConfig.model_validate(changed))
+                for reader, writer in flows:
+                    assert await reset_seen(reader)
+                    writer.close()
+                if state == "deleted":
+                    with pytest.raises(ConnectionRefusedError):
+                        await asyncio.open_connection(*eni)
+                else:
+                    assert await connect_times_out(eni)
+                    enis = p.plane.runtime()["endpoints"]["vpce-0aaaaaaaaaaaaaaa1"]["enis"]
+                    assert [(e["listening"], e["drops"]) for e in enis] == [(False, True)] * 2
+        finally:
+            server.close()
+
+    run(loop_kind, main)
+
+
+@pytest.mark.parametrize("loop_kind", LOOPS)
+def test_a_dropping_eni_holds_nothing_and_a_client_still_trying_gets_through_once_admitted(
+    tmp_path, block, loop_kind
+):
+    """Connects to a dropping ENI reach no socket of the data plane (no file descriptor per client,
+    whatever a client does); once the endpoint is admitted again, a client whose SYN is still being
+    retransmitted connects, as after the rule is added on AWS."""
+
+    def open_fds() -> int:
+        return len(os.listdir("/proc/self/fd"))
+
+    async def main():
+        server = await asyncio.start_server(echo, "127.0.0.1", 0)
+        target = server.sockets[0].getsockname()[:2]
+        closed = config_with(block, [target]).model_dump(mode="json")
+        closed["endpoints"][0]["security_group_rules"] = []
+        try:
+            async with Plane(tmp_path, DataPlaneConfig.model_validate(closed)) as p:
+                before = open_fds()
+                clients = [socket.socket() for _ in range(64)]
+                for c in clients:
+                    c.setblocking(False)
+                    c.connect_ex(p.eni(0))
+                await asyncio.sleep(0.1)  # let the data plane's loop run: it must accept nothing
+                assert open_fds() - before == len(clients)
+                for c in clients:
+                    assert c.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == 0  # still trying
+                    with pytest.raises(OSError):
+                        c.getpeername()  # not connected
+                    c.close()
+                trying = asyncio.ensure_future(asyncio.wait_for(asyncio.open_connection(*p.eni(0)), 5))
+                await asyncio.sleep(0.2)
+                assert not trying.done()
+                await p.reload(config_with(block, [target]))
+                reader, writer = await trying  # its SYN retransmitted about 1 s after the first
+                writer.write(b"x")
+                assert await asyncio.wait_for(reader.readexactly(1), IO_TIMEOUT) == b"x"
                 writer.close()
         finally:
             server.close()

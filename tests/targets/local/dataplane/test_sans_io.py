@@ -12,9 +12,9 @@ from hypothesis import strategies as st
 
 from privlink.targets.local.dataplane import dns, ppv2
 from privlink.targets.local.dataplane.choice import Candidate, TargetChooser
-from privlink.targets.local.dataplane.config_model import Endpoint, HostSource, SgRule
+from privlink.targets.local.dataplane.config_model import DataPlaneConfig, Endpoint, HostSource, SgRule
 from privlink.targets.local.dataplane.health import HEALTHY, INITIAL, UNHEALTHY, UNUSED, HealthState
-from privlink.targets.local.dataplane.security import refusal, sg_allows, vpn_authorizes
+from privlink.targets.local.dataplane.security import refusal, severed, sg_allows, vpn_authorizes
 
 # --- DNS ---
 
@@ -196,6 +196,44 @@ def test_refusal_reasons():
     assert "authorization" in refusal(vpn, "10.1.0.50")
     ok_vpn = _endpoint(source=HostSource(kind="vpn", ip="10.1.0.77"), vpn_authorized_cidrs=["10.1.0.0/16"])
     assert refusal(ok_vpn, "10.1.0.50") is None
+
+
+def test_severed_flows_are_those_of_an_endpoint_leaving_available_or_an_eni_gone():
+    def config(*endpoints: Endpoint) -> DataPlaneConfig:
+        lb = {"id": "lb", "listener_port": 8443, "target_port": 80}
+        return DataPlaneConfig(loopback_block="127.30.0.0/16", load_balancers=[lb], endpoints=list(endpoints))
+
+    def enis(*pairs: tuple[str, str]) -> list[dict]:
+        return [
+            {
+                "eni_id": e,
+                "subnet_id": "s",
+                "az_name": "a",
+                "az_id": "z",
+                "private_ip": "10.1.0.50",
+                "bind_ip": ip,
+            }
+            for e, ip in pairs
+        ]
+
+    one = _endpoint(enis=enis(("eni-1", "127.30.10.1"), ("eni-2", "127.30.10.2")))
+    before = config(one)
+    assert severed(before, before) == set()
+    for state in ("rejected", "pendingAcceptance", "pending", "deleting"):
+        assert severed(before, config(_endpoint(state=state, enis=one.enis))) == {
+            ("127.30.10.1", 8443),
+            ("127.30.10.2", 8443),
+        }
+    assert severed(before, config()) == {("127.30.10.1", 8443), ("127.30.10.2", 8443)}  # deleted
+    # an ENI gone, its address another endpoint's ENI now
+    other = _endpoint(endpoint_id="vpce-0ffffffffffffffff", enis=enis(("eni-9", "127.30.10.2")))
+    assert severed(before, config(_endpoint(enis=one.enis[:1]), other)) == {("127.30.10.2", 8443)}
+    # stateful: a security group or VPN authorization that no longer admits cuts nothing
+    closed = _endpoint(enis=one.enis, security_group_rules=[])
+    unauthorized = _endpoint(
+        enis=one.enis, source=HostSource(kind="vpn", ip="10.1.0.77"), vpn_authorized_cidrs=[]
+    )
+    assert severed(before, config(closed)) == severed(before, config(unauthorized)) == set()
 
 
 # --- PPv2 ---

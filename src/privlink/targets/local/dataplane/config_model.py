@@ -13,7 +13,7 @@ import json
 import os
 import socket
 import zlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Literal
 
@@ -267,9 +267,10 @@ class DnsView(_Model):
 
 
 class DnsConfig(_Model):
-    """The sandbox DNS: the shared server on 127.0.0.1 (every name, for `dig` by hand) and one
-    view per consumer VPC (what `privlink test` asks)."""
+    """The sandbox DNS: one view per consumer VPC (what `privlink test` asks), and the shared server
+    on 127.0.0.1 answering as one of them, `answers_as` (the first consumer's; "": public names only)."""
 
+    answers_as: str = ""
     zones: list[str] = []
     records: list[DnsRecord] = []
     aliases: list[DnsAlias] = []
@@ -408,6 +409,27 @@ def eni_address(block: str, index: int) -> str:
     if not 0 <= index < 250 * 240:
         raise ValueError("too many ENIs for one sandbox block")
     return f"127.{_block_octet(block)}.{10 + index // 250}.{1 + index % 250}"
+
+
+def eni_index(block: str, ip: str) -> int | None:
+    """The inverse of `eni_address`: the index `ip` is laid out at, or None."""
+    return _index(eni_address, block, ip, lambda third, fourth: (third - 10) * 250 + fourth - 1)
+
+
+def resolver_index(block: str, ip: str) -> int | None:
+    """The inverse of `resolver_address`: the index `ip` is laid out at, or None."""
+    return _index(resolver_address, block, ip, lambda third, fourth: fourth - 1 if third == 3 else -1)
+
+
+def _index(
+    address: Callable[[str, int], str], block: str, ip: str, guess: Callable[[int, int], int]
+) -> int | None:
+    try:
+        octets = ipaddress.IPv4Address(ip).packed
+        index = guess(octets[2], octets[3])
+        return index if index >= 0 and address(block, index) == ip else None
+    except ValueError:
+        return None
 
 
 def claim_address(block: str) -> tuple[str, int]:

@@ -1,11 +1,12 @@
-"""Sans-IO admission of host connections into an endpoint: state, security group, VPN authorization."""
+"""Sans-IO admission of host connections into an endpoint (state, security group, VPN authorization),
+and which open flows lose their path when the config changes."""
 
 from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterable
 
-from privlink.targets.local.dataplane.config_model import Endpoint, SgRule
+from privlink.targets.local.dataplane.config_model import DataPlaneConfig, Endpoint, SgRule
 
 TCP_PROTOCOLS = {"tcp", "6", "-1", "all"}
 
@@ -40,3 +41,25 @@ def refusal(endpoint: Endpoint, eni_private_ip: str) -> str | None:
     if not sg_allows(endpoint.security_group_rules, src.ip, endpoint.port):
         return f"security group admits no TCP from {src.ip} ({src.kind}) to port {endpoint.port}"
     return None
+
+
+def severed(old: DataPlaneConfig, new: DataPlaneConfig) -> set[tuple[str, int]]:
+    """The ENI listener addresses of `old` whose open flows `new` cuts: the endpoint left `available`,
+    or the ENI is gone (its address may now be another ENI's).
+
+    AWS removes the path of a rejected or deleted endpoint. Security groups are stateful, so a rule
+    removed (or a VPN authorization rule: assumed alike) stops new connections only; those changes
+    cut nothing.
+    """
+    kept = {
+        (eni.bind_ip, ep.port): eni.eni_id
+        for ep in new.endpoints
+        if ep.state == "available"
+        for eni in ep.enis
+    }
+    return {
+        (eni.bind_ip, ep.port)
+        for ep in old.endpoints
+        for eni in ep.enis
+        if kept.get((eni.bind_ip, ep.port)) != eni.eni_id
+    }

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from privlink.targets.local.dataplane import dns, procfs
+from privlink.targets.local.dataplane.blackhole import Blackhole
 from privlink.targets.local.dataplane.config_model import (
     DataPlaneConfig,
     Endpoint,
@@ -36,10 +37,10 @@ from privlink.targets.local.dataplane.dns_server import (
     bind_shared_dns,
     bind_view_dns,
 )
-from privlink.targets.local.dataplane.flows import NO_ROUTE, Downstream, Router, sweep_idle
+from privlink.targets.local.dataplane.flows import NO_ROUTE, Downstream, Router, reset, sweep_idle
 from privlink.targets.local.dataplane.health_checks import HealthCheckers, first_checks
 from privlink.targets.local.dataplane.load_balancer import LbRuntime, eni_router, node_router
-from privlink.targets.local.dataplane.security import refusal
+from privlink.targets.local.dataplane.security import refusal, severed
 
 log = logging.getLogger("privlink.dataplane")
 
@@ -79,6 +80,8 @@ class DataPlane:
         self.demo: dict[tuple, tuple[asyncio.Server, tuple[str, int]]] = {}
         self.nodes: dict[tuple, tuple[asyncio.Server, tuple[str, int]]] = {}
         self.enis: dict[tuple[str, int], tuple[asyncio.Server, str, str]] = {}  # -> server, endpoint, eni
+        # ENIs whose traffic is dropped (endpoint not available, security group, VPN authorization)
+        self.holes: dict[tuple[str, int], tuple[Blackhole, str, str]] = {}  # -> hole, endpoint, eni
         self.endpoints: dict[str, Endpoint] = {}
         # listener -> (router, idle timeout), rebuilt on every apply; listeners outlive reloads
         self.node_routes: dict[tuple, tuple[Router, float]] = {}
@@ -127,6 +130,8 @@ class DataPlane:
     async def shutdown(self, grace: float | None = None) -> None:
         grace = (self.config.grace_seconds if self.config else 2.0) if grace is None else grace
         servers = [s for s, *_ in (*self.demo.values(), *self.nodes.values(), *self.enis.values())]
+        for hole, *_ in self.holes.values():
+            hole.close()
         dns_servers = [*self.dns_servers, *(s for v in self.view_servers.values() for s in v)]
         servers += [s for s in dns_servers if isinstance(s, asyncio.Server)]
         if self.claim is not None:
@@ -167,6 +172,8 @@ class DataPlane:
     # reconciliation
 
     async def _apply(self, config: DataPlaneConfig) -> None:
+        if self.config is not None:
+            self._cut_flows(self.config, config)
         self.config = config
         self.time_scale = config.time_scale if self.given_time_scale is None else self.given_time_scale
         self.zone = dns.ZoneTable.from_config(config)
@@ -251,7 +258,11 @@ class DataPlane:
             self.nodes[key] = (server, (real[0], real[1]))
 
     async def _apply_endpoints(self, config: DataPlaneConfig) -> None:
+        """A listener per admitted ENI; a `Blackhole` (connects time out) per ENI that AWS would drop
+        packets to. Changing from one to the other keeps the flows already open: security groups are
+        stateful (`_cut_flows` ends those whose endpoint leaves `available`)."""
         wanted: dict[tuple[str, int], tuple[Endpoint, Eni]] = {}
+        dropped: dict[tuple[str, int], tuple[Endpoint, Eni]] = {}
         self.refusals = {}
         eni_routes: dict[str, tuple[Router, float]] = {}
         for ep in config.endpoints:
@@ -259,19 +270,34 @@ class DataPlane:
             for eni in ep.enis:
                 reason = refusal(ep, eni.private_ip)
                 self.refusals[eni.eni_id] = reason
-                if reason is None:
-                    wanted[(eni.bind_ip, ep.port)] = (ep, eni)
-                    if rt is not None:
-                        eni_routes[eni.eni_id] = (
-                            eni_router(rt, ep, eni),
-                            rt.config.idle_timeout_seconds,
-                        )
+                if reason is not None:
+                    dropped[(eni.bind_ip, ep.port)] = (ep, eni)
+                    continue
+                wanted[(eni.bind_ip, ep.port)] = (ep, eni)
+                if rt is not None:
+                    eni_routes[eni.eni_id] = (
+                        eni_router(rt, ep, eni),
+                        rt.config.idle_timeout_seconds,
+                    )
         self.eni_routes = eni_routes
         for key in list(self.enis):
             server, ep_id, eni_id = self.enis[key]
             if key not in wanted or (wanted[key][0].endpoint_id, wanted[key][1].eni_id) != (ep_id, eni_id):
                 server.close()
                 del self.enis[key]
+        for key in list(self.holes):
+            hole, ep_id, eni_id = self.holes[key]
+            if key not in dropped or (dropped[key][0].endpoint_id, dropped[key][1].eni_id) != (ep_id, eni_id):
+                hole.close()
+                del self.holes[key]
+        for key, (ep, eni) in dropped.items():
+            if key in self.holes:
+                continue
+            try:
+                self.holes[key] = (await Blackhole.open(*key), ep.endpoint_id, eni.eni_id)
+            except (OSError, asyncio.TimeoutError) as exc:
+                error = getattr(exc, "strerror", None) or "its queue did not fill"
+                self.bind_errors[f"eni {eni.eni_id}"] = f"cannot bind {eni.bind_ip}:{ep.port}: {error}"
         for key, (ep, eni) in wanted.items():
             if key in self.enis:
                 continue
@@ -286,6 +312,19 @@ class DataPlane:
                 self.bind_errors[f"eni {eni.eni_id}"] = f"cannot bind {eni.bind_ip}:{ep.port}: {exc.strerror}"
                 continue
             self.enis[key] = (server, ep.endpoint_id, eni.eni_id)
+
+    def _cut_flows(self, old: DataPlaneConfig, new: DataPlaneConfig) -> None:
+        """Reset the flows through the ENIs `severed` finds: AWS removes the path of an endpoint that is
+        rejected or deleted (a security group does not: tracked connections go on)."""
+        cut = severed(old, new)
+        if not cut:
+            return
+        for flow in list(self.flows):
+            transport = flow.transport
+            if transport is not None and tuple(transport.get_extra_info("sockname") or ())[:2] in cut:
+                reset(transport)
+                if flow.peer is not None:
+                    reset(flow.peer)
 
     def _connect_addresses(self, lb: LoadBalancer) -> dict[str, tuple[str, int]]:
         """Target id -> where to connect: a running demo target where its listener is bound."""
@@ -345,6 +384,7 @@ class DataPlane:
                         "private_ip": eni.private_ip,
                         "address": f"{eni.bind_ip}:{ep.port}",
                         "listening": key in self.enis,
+                        "drops": key in self.holes,  # connects time out, as AWS drops the packets
                         "refusal": self.refusals.get(eni.eni_id),
                         "error": self.bind_errors.get(f"eni {eni.eni_id}"),
                     }
@@ -382,6 +422,7 @@ class DataPlane:
             "loopback_block": cfg.loopback_block,
             "time_scale": self.time_scale,
             "dns": self.dns_address,
+            "dns_answers_as": cfg.dns.answers_as,  # the consumer VPC whose resolver the shared server is
             "dns_views": {
                 v.consumer: f"{v.bind_ip}:{self.dns_port}"
                 for v in cfg.dns.views
