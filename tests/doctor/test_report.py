@@ -40,7 +40,8 @@ def unreadable_producer() -> Observation:
 def test_json_report_shape():
     diagnosis = diagnose(load("broken"))
     data = json.loads(json.dumps(to_json(diagnosis, "aws")))
-    assert set(data) == {"ok", "exit_code", "target", "summary", "checks", "findings"}
+    assert set(data) == {"schema", "ok", "exit_code", "target", "summary", "checks", "findings"}
+    assert data["schema"] == "privlink/doctor/v1"
     assert data["ok"] is False and data["exit_code"] == 1 and data["target"] == "aws"
     assert data["summary"]["error"] == sum(1 for f in diagnosis.findings if f.severity == "error")
     # the idle timeout, and the check the fixture's failed ListHostedZonesByVPC left undone

@@ -84,6 +84,7 @@ class ProbeRun:
 
     def to_dict(self) -> dict[str, Any]:
         return {
+            "schema": "privlink/test/v1",
             "ok": self.ok,
             "failed": [
                 {"consumer": consumer, "name": report.name, "step": report.failed_step}

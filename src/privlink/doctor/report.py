@@ -18,9 +18,10 @@ def summary(findings: Sequence[Finding]) -> dict[str, int]:
 
 
 def to_json(diagnosis: Diagnosis, target: str = "") -> dict[str, Any]:
-    """`{"ok", "exit_code", "target", "summary", "checks", "findings": [{id, severity, resource,
+    """`{"schema", "ok", "exit_code", "target", "summary", "checks", "findings": [{id, severity, resource,
     evidence, fix}]}`; `ok` only when every check judged and found no error (exit 0)."""
     return {
+        "schema": "privlink/doctor/v1",
         "ok": diagnosis.exit_code == 0,
         "exit_code": diagnosis.exit_code,
         "target": target,
