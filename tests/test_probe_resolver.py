@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 from privlink.probe import ProbeFailed, run_probe
 
 
@@ -51,24 +53,26 @@ def test_the_cli_gives_the_aws_target_the_system_resolver_as_fallback(monkeypatc
     from privlink.cli import check_commands
 
     seen = {}
+    report = SimpleNamespace(failed_step=None)
 
     def fake_probe(name, port, dns_server, **kwargs):
         seen.update(kwargs, dns_server=dns_server)
-        return "report"
+        return report
 
     class AwsLike:
         resolver_falls_back = True
 
         def probe_plan(self, consumer):
-            return "10.10.0.2", "hello.internal.company", 8080
+            return "10.10.0.2", ["hello.internal.company"], 8080
 
         def observe(self):
             raise AssertionError("not called")
 
     monkeypatch.setattr(probe, "run_probe", fake_probe)
     monkeypatch.setattr(check_commands, "checkable", lambda target: target)
-    assert check_commands.run_test(AwsLike(), None, "dev", "local") == "report"
+    run = check_commands.run_tests(AwsLike(), ["dev"], "local")
+    assert run.probes == [("dev", report)]
     assert seen == {"dns_server": "10.10.0.2", "fallback": probe.system_resolver}
     AwsLike.resolver_falls_back = False  # the sandbox's resolver always answers: no fallback
-    check_commands.run_test(AwsLike(), None, "dev", "local")
+    check_commands.run_tests(AwsLike(), ["dev"], "local")
     assert seen["fallback"] is None

@@ -27,6 +27,7 @@ def test_one_section_per_finding_id():
         "principal-not-allowed",
         "endpoint-sg-blocks-clients",
         "targets-unhealthy",
+        "targets-initial",
         "az-without-healthy-targets",
         "az-not-served",
         "vpc-dns-attributes",
@@ -57,8 +58,10 @@ def test_a_section_shows_the_declaration():
     assert "`consumer.vpc`, `consumer.vpn`" in section
     assert "```sh\naws ec2 describe-client-vpn-endpoints --client-vpn-endpoint-ids" in section
     assert section.endswith(
-        "Fix:\n\n- change consumers[{consumer}].vpn.client_cidr to a range outside {vpc_cidr} (it cannot be "
-        "changed in place: `privlink down` the VPN, then `privlink up`)\n\n"
+        "Fix:\n\n- change consumers[{consumer}].vpn.client_cidr to a range outside {vpc_cidr} and run "
+        "`privlink up`: a client CIDR cannot change in place, so CloudFormation replaces the Client VPN "
+        "endpoint, and clients need its new profile (`privlink vpn-config --consumer {consumer} --out "
+        "{consumer}-new.ovpn`)\n\n"
     )
 
 

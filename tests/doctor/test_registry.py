@@ -133,6 +133,7 @@ def test_the_report_of_a_broken_deployment_is_errors_warnings_infos_each_in_chec
         ("error", "endpoint-sg-blocks-clients", "sg-0bbb0000000000001"),  # 10.10.0.0/16
         ("error", "endpoint-sg-blocks-clients", "sg-0bbb0000000000001"),  # the VPN's 10.10.128.0/22
         ("error", "az-without-healthy-targets", f"{LB} eu-central-1b"),
+        ("error", "az-not-served", "subnet-0bbb00000000002a2"),
         ("error", "vpc-dns-attributes", "vpc-0bbb0000000000001"),
         ("error", "private-dns-unverified", "vpce-svc-0a1b2c3d4e5f60718"),
         ("error", "private-name-unresolved", "Z0123456789ABCDEFGHIJ hello.internal.company"),
@@ -144,7 +145,6 @@ def test_the_report_of_a_broken_deployment_is_errors_warnings_infos_each_in_chec
         ("error", "cross-region-not-supported", "vpce-0fedcba9876543210"),
         ("error", "cross-region-not-supported", LISTENER),
         ("warning", "describe-failed", "consumer:ops"),
-        ("warning", "az-not-served", "subnet-0bbb00000000002a2"),
         ("info", "check-skipped", "consumer:ops"),
         ("info", "nlb-idle-timeout", LISTENER),
     ]

@@ -9,9 +9,12 @@ on a loopback port, which is also the spec's service port.
 from __future__ import annotations
 
 import json
+import re
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import boto3
+import botocore.session
 import pytest
 from aws_world import AwsWorld, deployed, spec_text  # noqa: F401
 
@@ -114,9 +117,36 @@ def test_doctor_on_a_broken_link_exits_1_and_names_the_finding(cli):
 
 def test_test_reaches_the_service_through_the_private_name(cli):
     cli.names["hello.internal.company"] = ["127.0.0.1"]
-    code, out, err = cli("test")
+    code, out, err = cli("test", "--consumer", "dev")
     assert code == 0, out + err
     assert "hello.internal.company" in out and "test passed" in out and "Hello from provider" in out
+
+
+def test_test_probes_every_consumer_and_every_name_it_uses(cli):
+    """dev's private zone record, ops' use of the service's private DNS name, west's endpoint name."""
+    west = cli.world.endpoints["west"].regional_name
+    for name in ("hello.internal.company", "hello.example.com", west):
+        cli.names[name] = ["127.0.0.1"]
+    code, out, err = cli("test")
+    assert code == 0, out + err
+    headers = re.findall(r"^privlink test: (\S+):\d+ from consumer (\w+) ", out, flags=re.MULTILINE)
+    assert headers == [("hello.internal.company", "dev"), ("hello.example.com", "ops"), (west, "west")]
+    assert out.rstrip().splitlines()[-1] == "test passed: 3 names from 3 consumer(s)"
+
+    del cli.names["hello.example.com"]  # e.g. the private DNS name is not verified: ops fails alone
+    code, out, err = cli("test", "--output", "json")
+    report = json.loads(out)
+    assert code == 1 and report["ok"] is False
+    assert report["failed"] == [{"consumer": "ops", "name": "hello.example.com", "step": "resolve"}]
+    assert [(p["consumer"], p["name"], p["ok"]) for p in report["probes"]] == [
+        ("dev", "hello.internal.company", True),
+        ("ops", "hello.example.com", False),
+        ("west", west, True),
+    ]
+    assert err.splitlines() == [
+        "privlink: test failed at step resolve (consumer ops, hello.example.com); run `privlink doctor` "
+        "to find out why"
+    ]
 
 
 def test_test_without_a_private_name_uses_the_endpoint_name_from_the_stack(cli):
@@ -149,7 +179,9 @@ def test_doctor_with_a_denied_call_warns_and_names_the_permission(cli):
 
     code, out, err = cli("doctor", "--output", "json")
     report = json.loads(out)
-    assert code == 0 and "Traceback" not in err
+    assert code == 3 and "Traceback" not in err  # no error found, but two checks could not judge
+    assert report["ok"] is False
+    assert report["checks"] == {"run": 18, "judged": 16, "skipped": 2, "failed_reads": 1}
     assert [(f["id"], f["severity"]) for f in report["findings"] if f["severity"] != "info"] == [
         ("describe-failed", "warning")
     ]
@@ -171,7 +203,7 @@ def test_doctor_with_an_unreadable_producer_stack_says_so_once_per_subject(cli):
 
     code, out, err = cli("doctor", "--output", "json")
     report = json.loads(out)
-    assert code == 0 and "Traceback" not in err
+    assert code == 3 and "Traceback" not in err
     assert [(f["severity"], f["id"], f["resource"]) for f in report["findings"]] == [
         ("warning", "describe-failed", "producer"),
         ("info", "check-skipped", "producer"),
@@ -182,8 +214,44 @@ def test_doctor_with_an_unreadable_producer_stack_says_so_once_per_subject(cli):
     assert skipped["consumer:ops"] == (["private-name-unresolved"], ["producer.service"])
 
     code, out, err = cli("doctor")
-    rows = [line for line in out.splitlines() if "check-skipped" in line]
-    assert code == 0 and len(rows) == 2, out
+    rows = [line for line in out.splitlines() if "│ check-skipped" in line]
+    assert code == 3 and len(rows) == 2, out
     assert "9 checks skipped for the producer:" in rows[0]
     assert "1 check skipped for consumer ops:" in rows[1]
-    assert out.rstrip().splitlines()[-1] == "doctor: problems found: 0 error(s), 1 warning(s), 2 info"
+    assert out.rstrip().splitlines()[-1] == (
+        "doctor: no error found, but 10 of 18 checks could not judge everything (see check-skipped): "
+        "0 error(s), 1 warning(s), 2 info; 8 of 18 checks judged"
+    )
+
+
+def no_credentials(profile_name: str | None = None, region_name: str | None = None, **_):
+    """A boto3 session that finds no credentials: every call fails while being signed, unsent."""
+    core = botocore.session.get_session()
+    core.get_component("credential_provider").providers = []
+    return boto3.session.Session(botocore_session=core, region_name=region_name)
+
+
+def test_doctor_without_credentials_could_not_judge_and_is_no_pass(cli, monkeypatch):
+    """`privlink --target aws doctor` with no credentials at all: exit 3 and `ok` false, not a pass."""
+
+    def make_target(spec, state_dir, kind=None):
+        return AwsTarget(spec, state_dir, session_factory=no_credentials)
+
+    monkeypatch.setattr("privlink.targets.base.make_target", make_target)
+    code, out, err = cli("doctor", "--output", "json")
+    report = json.loads(out)
+    assert (code, report["ok"], report["exit_code"]) == (3, False, 3), err
+    assert report["summary"]["error"] == 0
+    assert report["checks"]["judged"] < report["checks"]["run"] == 18
+    assert {f["id"] for f in report["findings"]} == {"describe-failed", "check-skipped"}
+    assert all("NoCredentials" in f["evidence"] for f in report["findings"] if f["id"] == "describe-failed")
+    assert "Traceback" not in err
+
+
+def test_an_instance_needs_its_consumer_when_the_spec_has_several(cli):
+    code, out, err = cli("test", "--via", "ssm", "--instance", "i-0123456789abcdef0")
+    assert (code, out) == (2, "")
+    assert err.splitlines() == [
+        "privlink: error: --instance: an instance sits in one consumer's VPC; hint: name that consumer "
+        "with --consumer"
+    ]

@@ -142,6 +142,22 @@ def targets_failing(world: AwsWorld) -> str:
     return "Target.FailedHealthChecks"
 
 
+def instances_stopped(world: AwsWorld) -> str:
+    """Both demo instances stopped: AWS reports them `unused`, Target.InvalidState, at once."""
+    instances = list(world.producer["instances"])
+    world.producer_client("ec2").stop_instances(InstanceIds=instances)
+    for instance in instances:
+        world.health[instance] = ("unused", "Target.InvalidState", "Target is in the stopped state")
+    return f"instance {instances[0]} is stopped"
+
+
+def instance_stopped_before_its_health_says_so(world: AwsWorld) -> str:
+    """DescribeInstances already says stopped while DescribeTargetHealth still says healthy."""
+    instance = next(iter(world.producer["instances"]))
+    world.producer_client("ec2").stop_instances(InstanceIds=[instance])
+    return f"is healthy, instance {instance} is stopped"
+
+
 def az_targets_down(world: AwsWorld) -> str:
     """Cross-zone off, and the target in eu-central-1a fails its health checks."""
     world.producer_client("elbv2").modify_load_balancer_attributes(
@@ -254,8 +270,10 @@ FAULTS: list[tuple[Callable[[AwsWorld], str], str, str]] = [
     (principal_removed, "principal-not-allowed", "error"),
     (sg_rule_revoked, "endpoint-sg-blocks-clients", "error"),
     (targets_failing, "targets-unhealthy", "error"),
+    (instances_stopped, "targets-unhealthy", "error"),
+    (instance_stopped_before_its_health_says_so, "targets-unhealthy", "warning"),
     (az_targets_down, "az-without-healthy-targets", "error"),
-    (endpoint_in_unserved_az, "az-not-served", "warning"),
+    (endpoint_in_unserved_az, "az-not-served", "error"),
     (dns_hostnames_off, "vpc-dns-attributes", "error"),
     (private_dns_failed, "private-dns-unverified", "error"),
     (record_deleted, "private-name-unresolved", "error"),

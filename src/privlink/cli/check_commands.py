@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Protocol, runtime_checkable
 
@@ -21,8 +22,9 @@ class Checkable(Protocol):
     def observe(self) -> Any:  # -> privlink.observe.Observation
         """What is deployed, as an Observation (never raises for describe failures)."""
 
-    def probe_plan(self, consumer: str) -> tuple[str | None, str, int]:
-        """(DNS server 'HOST:PORT' or None for the system resolver, private name, service port)."""
+    def probe_plan(self, consumer: str) -> tuple[str | None, list[str], int]:
+        """(DNS server 'HOST:PORT' or None for the system resolver, every name the consumer's
+        clients resolve, service port)."""
 
 
 @runtime_checkable
@@ -54,21 +56,48 @@ def checkable(target: Any) -> Checkable:
     return target
 
 
-def chosen_consumer(spec: Any, name: str | None) -> str:
+def chosen_consumers(spec: Any, name: str | None) -> list[str]:
+    """The consumers `test` probes from: `--consumer NAME`, else every one."""
     names = [c.name for c in spec.consumers]
     if not names:
         raise BadInput("consumers", "the spec declares no consumer to test from", "add one under consumers:")
     if name is None:
-        return names[0]
+        return names
     if name not in names:
         raise BadInput("--consumer", f"no consumer named {name!r}", f"use one of: {', '.join(names)}")
-    return name
+    return [name]
+
+
+@dataclass
+class ProbeRun:
+    """Every probe of one `privlink test`: (consumer, its report) per name the consumer uses."""
+
+    probes: list[tuple[str, Any]] = field(default_factory=list)  # (consumer, ProbeReport)
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.probes) and all(report.ok for _, report in self.probes)
+
+    @property
+    def failed(self) -> list[tuple[str, Any]]:
+        return [(consumer, report) for consumer, report in self.probes if not report.ok]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema": "privlink/test/v1",
+            "ok": self.ok,
+            "failed": [
+                {"consumer": consumer, "name": report.name, "step": report.failed_step}
+                for consumer, report in self.failed
+            ],
+            "probes": [{"consumer": consumer, **report.to_dict()} for consumer, report in self.probes],
+        }
 
 
 def test_command(
     ctx: typer.Context,
     consumer: str | None = typer.Option(
-        None, "--consumer", help="The consumer to test from (default: the first)."
+        None, "--consumer", help="The consumer to test from (default: every consumer)."
     ),
     via: Via = typer.Option(
         Via.local,
@@ -85,26 +114,56 @@ def test_command(
     ),
     output: OutputFormat = typer.Option(OutputFormat.text, "--output", help="text or json."),
 ) -> None:
-    """Resolve the private name and call the service end to end (exit 1 when it fails)."""
+    """Resolve every name each consumer is meant to use and call the service end to end (exit 1 when
+    any fails)."""
     g = globals_of(ctx)
     check_instance(instance, via.value)
     spec = g.spec()
-    name = chosen_consumer(spec, consumer)
+    names = chosen_consumers(spec, consumer)
+    if instance is not None and len(names) > 1:
+        raise BadInput(
+            "--instance", "an instance sits in one consumer's VPC", "name that consumer with --consumer"
+        )
     target = g.target_for(spec)
-    report = run_test(target, spec, name, via.value, instance)
+    run = run_tests(target, names, via.value, instance)
     if output is OutputFormat.json:
-        emit_json(report.to_dict())
+        emit_json(run.to_dict())
     else:
-        print(render_probe(report, name))
-        if not report.ok and report.failed_step == "ssm":
-            # The probe never ran: doctor cannot tell why, the step's detail does.
-            stderr(f"privlink: test failed at step ssm: {report.steps[0].detail}")
-        elif not report.ok:
-            stderr(
-                f"privlink: test failed at step {report.failed_step}; run `privlink doctor` to find out why"
-            )
-    if not report.ok:
+        print("\n".join(render_probe(report, name) for name, report in run.probes))
+        if len(run.probes) > 1:
+            print(render_summary(run))
+    for line in failure_lines(run):
+        stderr(line)
+    if not run.ok:
         raise typer.Exit(1)
+
+
+def failure_lines(run: ProbeRun) -> list[str]:
+    """The stderr lines of a failed run: a probe that never ran says why (its `ssm` step); the rest
+    point to doctor."""
+    lines = []
+    single = len(run.probes) == 1
+    for consumer, report in run.failed:
+        if report.failed_step == "ssm":  # the probe never ran: doctor cannot tell why, the step can
+            where = "" if single else f" (consumer {consumer}, {report.name})"
+            lines.append(f"privlink: test failed at step ssm{where}: {report.steps[0].detail}")
+    others = [(consumer, report) for consumer, report in run.failed if report.failed_step != "ssm"]
+    if others:
+        at = (
+            f"step {others[0][1].failed_step}"
+            if single
+            else "; ".join(f"step {r.failed_step} (consumer {c}, {r.name})" for c, r in others)
+        )
+        lines.append(f"privlink: test failed at {at}; run `privlink doctor` to find out why")
+    return lines
+
+
+def render_summary(run: ProbeRun) -> str:
+    consumers = len(dict.fromkeys(consumer for consumer, _ in run.probes))
+    if run.ok:
+        return f"test passed: {len(run.probes)} names from {consumers} consumer(s)"
+    failed = "; ".join(f"{consumer} {report.name} at {report.failed_step}" for consumer, report in run.failed)
+    return f"test failed for {len(run.failed)} of {len(run.probes)} names: {failed}"
 
 
 def check_instance(instance: str | None, via: str) -> None:
@@ -121,19 +180,31 @@ def check_instance(instance: str | None, via: str) -> None:
         )
 
 
-def run_test(target: Any, spec: Any, consumer: str, via: str, instance: str | None = None):  # -> ProbeReport
+def run_tests(target: Any, consumers: list[str], via: str, instance: str | None = None) -> ProbeRun:
+    """Probe every name each consumer uses; over SSM, a consumer whose instance could not run the
+    probe (its `ssm` step failed) is not asked again for its other names."""
     from privlink.probe import run_probe
 
     target = checkable(target)
     if via != "local" and not isinstance(target, SsmCapable):
         raise BadInput("--via", "ssm needs the aws target", "use --via local, or --target aws")
-    dns_server, private_name, port = target.probe_plan(consumer)
-    if via == "local":
+    run = ProbeRun()
+    fallback = None
+    if via == "local" and getattr(target, "resolver_falls_back", False):
         from privlink.probe import system_resolver
 
-        fallback = system_resolver if getattr(target, "resolver_falls_back", False) else None
-        return run_probe(private_name, port, dns_server, fallback=fallback)
-    return target.probe_ssm(consumer, private_name, port, instance)
+        fallback = system_resolver
+    for consumer in consumers:
+        dns_server, names, port = target.probe_plan(consumer)
+        for name in names:
+            if via == "local":
+                report = run_probe(name, port, dns_server, fallback=fallback)
+            else:
+                report = target.probe_ssm(consumer, name, port, instance)
+            run.probes.append((consumer, report))
+            if report.failed_step == "ssm":
+                break
+    return run
 
 
 def render_probe(report: Any, consumer: str) -> str:
@@ -154,20 +225,21 @@ def doctor_command(
     ctx: typer.Context,
     output: OutputFormat = typer.Option(OutputFormat.text, "--output", help="text or json."),
 ) -> None:
-    """Run every check; findings with id, severity, resource, evidence and fix (exit 1 on errors)."""
-    from privlink.doctor import has_errors, run_checks
+    """Run every check; findings with id, severity, resource, evidence and fix (exit 1 on errors, 3 when
+    no error was found but some checks could not judge)."""
+    from privlink.doctor import diagnose
     from privlink.doctor.report import render_text, to_json
 
     g = globals_of(ctx)
     target = checkable(g.target_for())
     observation = target.observe()
-    findings = run_checks(observation)
+    diagnosis = diagnose(observation)
     if output is OutputFormat.json:
-        emit_json(to_json(findings, observation.target))
+        emit_json(to_json(diagnosis, observation.target))
     else:
-        sys.stdout.write(render_text(findings, color=sys.stdout.isatty()))
-    if has_errors(findings):
-        raise typer.Exit(1)
+        sys.stdout.write(render_text(diagnosis, color=sys.stdout.isatty()))
+    if diagnosis.exit_code:
+        raise typer.Exit(diagnosis.exit_code)
 
 
 def register(app: typer.Typer) -> None:

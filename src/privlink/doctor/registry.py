@@ -14,6 +14,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from privlink.doctor import checks
 from privlink.doctor.check import Check, FindingKind
@@ -57,12 +58,48 @@ def discover() -> list[Check]:
 CHECKS: list[Check] = discover()
 
 
+@dataclass(frozen=True)
+class Diagnosis:
+    """The findings of one run, and whether every check could judge everything.
+
+    `privlink doctor` exits 1 when a finding is an error, 0 only when every check judged and found
+    none, else 3: a check skipped a subject, or a describe call failed (a check that reads what it
+    left empty, such as a VPC attribute, judged less than it seems).
+    """
+
+    findings: list[Finding]
+    checks: tuple[str, ...]  # every check that was run, in order
+    skipped: tuple[str, ...]  # those that did not judge some subject (their check-skipped infos)
+    unread: int = 0  # describe calls that failed (their describe-failed warnings)
+
+    @property
+    def judged(self) -> int:
+        """The checks that judged every subject."""
+        return len(self.checks) - len(self.skipped)
+
+    @property
+    def complete(self) -> bool:
+        return not self.skipped and not self.unread
+
+    @property
+    def exit_code(self) -> int:
+        if has_errors(self.findings):
+            return 1
+        return 0 if self.complete else 3
+
+
 def run_checks(obs: Observation, registry: Sequence[Check] | None = None) -> list[Finding]:
     """Every check's findings, errors first; the skipped checks folded into one info per subject
     (right after the warnings); a check that raises becomes one error finding."""
+    return diagnose(obs, registry).findings
+
+
+def diagnose(obs: Observation, registry: Sequence[Check] | None = None) -> Diagnosis:
+    """`run_checks`, with which checks ran and which of them could not judge everything."""
     found: list[Finding] = []
     skips: list[Skipped] = []
-    for check in CHECKS if registry is None else registry:
+    ran = tuple(CHECKS if registry is None else registry)
+    for check in ran:
         try:
             view, held = scope(check, obs)
             skips.extend(held)
@@ -80,7 +117,14 @@ def run_checks(obs: Observation, registry: Sequence[Check] | None = None) -> lis
                     FIX_INTERNAL_ERROR,
                 )
             )
-    return sorted(summarise_skips(skips, obs) + found, key=lambda f: SEVERITY_ORDER[f.severity])
+    findings = sorted(summarise_skips(skips, obs) + found, key=lambda f: SEVERITY_ORDER[f.severity])
+    skipped = {skip.check for skip in skips}
+    return Diagnosis(
+        findings,
+        tuple(c.name for c in ran),
+        tuple(c.name for c in ran if c.name in skipped),
+        len(obs.errors),
+    )
 
 
 def has_errors(findings: Sequence[Finding]) -> bool:

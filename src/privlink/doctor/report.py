@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from privlink.doctor.findings import Finding
+from privlink.doctor.registry import Diagnosis
 
 STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
 
@@ -16,23 +17,54 @@ def summary(findings: Sequence[Finding]) -> dict[str, int]:
     return {"error": counts["error"], "warning": counts["warning"], "info": counts["info"]}
 
 
-def to_json(findings: Sequence[Finding], target: str = "") -> dict[str, Any]:
-    """`{"ok", "target", "summary", "findings": [{id, severity, resource, evidence, fix}]}`."""
+def to_json(diagnosis: Diagnosis, target: str = "") -> dict[str, Any]:
+    """`{"schema", "ok", "exit_code", "target", "summary", "checks", "findings": [{id, severity, resource,
+    evidence, fix}]}`; `ok` only when every check judged and found no error (exit 0)."""
     return {
-        "ok": not any(f.severity == "error" for f in findings),
+        "schema": "privlink/doctor/v1",
+        "ok": diagnosis.exit_code == 0,
+        "exit_code": diagnosis.exit_code,
         "target": target,
-        "summary": summary(findings),
-        "findings": [f.to_dict() for f in findings],
+        "summary": summary(diagnosis.findings),
+        "checks": {
+            "run": len(diagnosis.checks),
+            "judged": diagnosis.judged,
+            "skipped": len(diagnosis.skipped),
+            "failed_reads": diagnosis.unread,
+        },
+        "findings": [f.to_dict() for f in diagnosis.findings],
     }
 
 
-def render_text(findings: Sequence[Finding], width: int | None = None, color: bool = False) -> str:
-    """A table of findings and a one-line summary."""
+def verdict(diagnosis: Diagnosis) -> str:
+    """The summary line: what the exit code means, the counts, how many checks judged."""
+    counts = summary(diagnosis.findings)
+    if counts["error"]:
+        said = "problems found"
+    elif diagnosis.skipped:
+        said = (
+            f"no error found, but {len(diagnosis.skipped)} of {len(diagnosis.checks)} checks could not "
+            "judge everything (see check-skipped)"
+        )
+    elif diagnosis.unread:
+        said = f"no error found, but {diagnosis.unread} describe call(s) failed (see describe-failed)"
+    elif counts["warning"]:
+        said = "problems found"
+    else:
+        said = "no problems found"
+    return (
+        f"doctor: {said}: {counts['error']} error(s), {counts['warning']} warning(s), {counts['info']} info; "
+        f"{diagnosis.judged} of {len(diagnosis.checks)} checks judged"
+    )
+
+
+def render_text(diagnosis: Diagnosis, width: int | None = None, color: bool = False) -> str:
+    """A table of findings and a one-line verdict."""
     from rich.console import Console
     from rich.table import Table
 
     console = Console(width=width or 160, record=True, force_terminal=color, no_color=not color, file=_Null())
-    counts = summary(findings)
+    findings = diagnosis.findings
     if findings:
         table = Table(show_lines=True, expand=True)
         table.add_column("severity", no_wrap=True)
@@ -43,12 +75,7 @@ def render_text(findings: Sequence[Finding], width: int | None = None, color: bo
         for f in findings:
             table.add_row(f"[{STYLE[f.severity]}]{f.severity}[/]", f.id, f.resource, f.evidence, f.fix)
         console.print(table)
-    problems = counts["error"] + counts["warning"]
-    verdict = "no problems found" if not problems else "problems found"
-    console.print(
-        f"doctor: {verdict}: {counts['error']} error(s), {counts['warning']} warning(s), "
-        f"{counts['info']} info"
-    )
+    console.print(verdict(diagnosis), soft_wrap=True)
     return console.export_text(styles=color)
 
 

@@ -355,14 +355,15 @@ def observe_target_group(rec: Recorder, item: dict[str, Any], subnets: list[Subn
             group.proxy_protocol = as_bool(attr.get("Value"))
     health = rec.call("elbv2", "describe_target_health", parts=("target_health",), TargetGroupArn=arn)
     descriptions = (health or {}).get("TargetHealthDescriptions", [])
-    instance_azs = instance_zones(
+    instances = describe_instances(
         rec, [d["Target"]["Id"] for d in descriptions if d["Target"]["Id"].startswith("i-")]
     )
     for d in descriptions:
         target, state = d.get("Target", {}), d.get("TargetHealth", {})
+        instance = instances.get(target["Id"], {})
         az = (
             target.get("AvailabilityZone")
-            or instance_azs.get(target["Id"])
+            or instance.get("Placement", {}).get("AvailabilityZone")
             or subnet_zone(target["Id"], subnets)
         )
         az_id = next((s.az_id for s in subnets if s.az_name == az), None) if az else None
@@ -375,19 +376,20 @@ def observe_target_group(rec: Recorder, item: dict[str, Any], subnets: list[Subn
                 state=state.get("State", ""),
                 reason=state.get("Reason"),
                 description=state.get("Description"),
+                instance_state=instance.get("State", {}).get("Name"),
             )
         )
     return group
 
 
-def instance_zones(rec: Recorder, instance_ids: list[str]) -> dict[str, str]:
+def describe_instances(rec: Recorder, instance_ids: list[str]) -> dict[str, dict[str, Any]]:
+    """Instance targets by ID (their AZ, and their state: a stopped instance serves nothing, even
+    while its target health still says otherwise)."""
     if not instance_ids:
         return {}
     response = rec.call("ec2", "describe_instances", parts=("target_zones",), InstanceIds=instance_ids)
     return {
-        i["InstanceId"]: i.get("Placement", {}).get("AvailabilityZone", "")
-        for r in (response or {}).get("Reservations", [])
-        for i in r.get("Instances", [])
+        i["InstanceId"]: i for r in (response or {}).get("Reservations", []) for i in r.get("Instances", [])
     }
 
 

@@ -18,13 +18,21 @@ def consumer_principal(consumer: SpecConsumer, account_id: str) -> str:
     return partition_of(consumer.region).arn("iam", "", account_id, "root") if account_id else ""
 
 
+def expected_names(spec: Spec, consumer: SpecConsumer) -> list[str]:
+    """Every name clients in this consumer are meant to use: its private zone's record, and the
+    service's private DNS name when the consumer enables private DNS."""
+    names = []
+    if consumer.private_dns is not None:
+        names.append(consumer.private_dns.fqdn)
+    if consumer.private_dns_enabled and spec.producer.endpoint_service.private_dns_name:
+        names.append(spec.producer.endpoint_service.private_dns_name)
+    return list(dict.fromkeys(n.rstrip(".").lower() for n in names))
+
+
 def expected_private_name(spec: Spec, consumer: SpecConsumer) -> str | None:
     """The name clients in this consumer resolve: the PHZ record, else the service's private name."""
-    if consumer.private_dns is not None:
-        return consumer.private_dns.fqdn
-    if consumer.private_dns_enabled and spec.producer.endpoint_service.private_dns_name:
-        return spec.producer.endpoint_service.private_dns_name
-    return None
+    names = expected_names(spec, consumer)
+    return names[0] if names else None
 
 
 def expectations(spec: Spec, account_ids: dict[str, str]) -> Expectations:
@@ -62,9 +70,9 @@ def consumer_skeleton(spec: Spec, consumer: SpecConsumer, account_id: str) -> Co
     )
 
 
-def probe_name(spec: Spec, consumer: str, status: Callable[[], dict]) -> str:
-    """The name `privlink test` resolves for `consumer`: its private name, else the endpoint's
-    regional DNS name (read from the target's `status()`, called only when needed)."""
+def probe_names(spec: Spec, consumer: str, status: Callable[[], dict]) -> list[str]:
+    """The names `privlink test` resolves for `consumer`: every name it is meant to use, else the
+    endpoint's regional DNS name (read from the target's `status()`, called only when needed)."""
     from privlink.errors import BadInput, StateError
 
     try:
@@ -73,10 +81,10 @@ def probe_name(spec: Spec, consumer: str, status: Callable[[], dict]) -> str:
         raise BadInput(
             "--consumer", f"no consumer named {consumer!r}", "see `consumers:` in the spec"
         ) from None
-    name = expected_private_name(spec, spec_consumer)
-    if name is not None:
-        return name
+    names = expected_names(spec, spec_consumer)
+    if names:
+        return names
     entries = next(c for c in status()["consumers"] if c["name"] == consumer)["dns_entries"]
     if not entries:
         raise StateError("test", f"{consumer} has no endpoint", "run `privlink doctor`")
-    return entries[0].split(":", 1)[1]
+    return [entries[0].split(":", 1)[1]]

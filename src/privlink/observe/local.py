@@ -8,12 +8,14 @@ from __future__ import annotations
 from typing import Any
 
 from privlink.observe import model as m
+from privlink.observe import target_health as th
 from privlink.observe.expect import consumer_skeleton, expectations
 from privlink.spec.models import Spec
 from privlink.targets.local.engine.handlers.clientvpn import CVPN
-from privlink.targets.local.engine.handlers.ec2 import security_group_rules
+from privlink.targets.local.engine.handlers.ec2 import INSTANCE, security_group_rules
 from privlink.targets.local.engine.handlers.elb import LB
 from privlink.targets.local.engine.handlers.route53 import ZONE
+from privlink.targets.local.world_to_dataplane import instance_state, local_target_addresses
 from privlink.templates import naming
 
 
@@ -116,18 +118,24 @@ def _load_balancer(world, arn: str, runtime: dict[str, Any] | None) -> m.LoadBal
                 continue
             check = tg.data.get("health_check", {})
             mapping = world.az_mapping(tg.account, tg.region)
+            addresses = local_target_addresses(world, tg)
             targets = []
             for entry in tg.data.get("targets", []):
-                seen = health.get(entry["Id"], {})
-                state = seen.get("health") if runtime is not None else "unavailable"
+                instance = world.get_any(entry["Id"], INSTANCE)
+                running = instance_state(instance) if instance is not None else None
+                seen = health.get(entry["Id"]) if runtime is not None else None
+                state, reason, description = sandbox_target_health(running, runtime is not None, seen)
                 targets.append(
                     m.TargetHealth(
                         id=entry["Id"],
                         port=int(entry.get("Port") or tg.data["port"]),
                         az=entry.get("AvailabilityZone"),
                         az_id=mapping.get(entry.get("AvailabilityZone", "")),
-                        state=state or "unused",
-                        reason=None if state == "healthy" else "Target.FailedHealthChecks",
+                        state=state,
+                        reason=reason,
+                        description=description,
+                        instance_state=running,
+                        address=addresses.get(entry.get("Ip") or entry["Id"]),
                     )
                 )
             groups.append(
@@ -159,6 +167,30 @@ def _load_balancer(world, arn: str, runtime: dict[str, Any] | None) -> m.LoadBal
         listeners=listeners,
         target_groups=groups,
     )
+
+
+# The data plane's health states (`dataplane.health`) as DescribeTargetHealth reports them.
+DATA_PLANE_HEALTH = {
+    th.HEALTHY: th.health(th.HEALTHY),
+    th.INITIAL: th.health(th.INITIAL, "Elb.InitialHealthChecking"),
+    th.UNHEALTHY: th.health(th.UNHEALTHY, "Target.FailedHealthChecks"),  # TCP connect failed
+    th.UNUSED: th.health(th.UNUSED, "Target.NotInUse"),  # no node in its AZ (a stopped one: below)
+}
+
+
+def sandbox_target_health(
+    instance_state: str | None, running: bool, seen: dict[str, Any] | None
+) -> tuple[str, str | None, str | None]:
+    """(state, reason, description) of a registered target: a stopped instance is unused at once
+    (as on AWS); else what the data plane's health checks say, `unavailable` when it does not run,
+    and `Target.Timeout` for a target it does not run (an IP or instance nothing answers for)."""
+    if instance_state is not None and instance_state != th.INSTANCE_RUNNING:
+        return th.health(th.UNUSED, "Target.InvalidState")
+    if not running:
+        return th.health(th.UNAVAILABLE, "Elb.InternalError")
+    if seen is None or seen.get("health") not in DATA_PLANE_HEALTH:
+        return th.health(th.UNHEALTHY, "Target.Timeout")
+    return DATA_PLANE_HEALTH[seen["health"]]
 
 
 def _consumer(spec: Spec, consumer, world, account_ids: dict[str, str]) -> m.Consumer:

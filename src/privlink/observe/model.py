@@ -27,7 +27,7 @@ PRODUCER_PARTS = (
     "listeners",  # DescribeListeners, their attributes: ports, idle timeout
     "target_groups",  # DescribeTargetGroups, their attributes
     "target_health",  # DescribeTargetHealth: registrations and their states
-    "target_zones",  # DescribeInstances / producer DescribeSubnets: the AZ of each target
+    "target_zones",  # DescribeInstances / producer DescribeSubnets: each target's AZ (instance state)
 )
 CONSUMER_PARTS = (
     "stack",  # DescribeStacks: deployed, outputs; unknown makes every other consumer part unknown
@@ -104,13 +104,25 @@ class HealthCheck(Plain):
 
 
 class TargetHealth(Plain):
+    """A registered target and its health (`privlink.observe.target_health` lists the states and
+    reason codes)."""
+
     id: str
     port: int | None = None
     az: str | None = None  # AZ name, or "all"
     az_id: str | None = None
-    state: str = ""  # initial | healthy | unhealthy | unused | draining | unavailable
-    reason: str | None = None
+    state: str = ""  # initial | healthy | unhealthy | unhealthy.draining | unused | draining | unavailable
+    reason: str | None = None  # e.g. Target.InvalidState
     description: str | None = None
+    instance_state: str | None = None  # an instance target's EC2 state (running, stopped, ...), if read
+    address: str | None = None  # what the user configured for it when not its ID (sandbox: 127.0.0.1:9000)
+
+    @property
+    def label(self) -> str:
+        """The target as the user knows it: the address they configured, else ID:port."""
+        if self.address:
+            return self.address
+        return f"{self.id}:{self.port}" if self.port is not None else self.id
 
 
 class TargetGroup(Plain):

@@ -16,16 +16,37 @@ def test_healthy(run_check):
     assert run_check("az-not-served") == []
 
 
-def test_one_subnet_unserved_is_a_warning(run_check):
+def test_one_endpoint_subnet_unserved_is_an_error_naming_the_address_that_fails(run_check):
+    """The regional name answers with both addresses: a client given 10.10.2.25 gets nothing."""
     patch = {f"{DEV_SUBNETS}/1/az_name": "eu-central-1b", f"{DEV_SUBNETS}/1/az_id": "euc1-az1"}
     assert run_check("az-not-served", patch) == [
         Finding(
             "az-not-served",
-            "warning",
+            "error",
             "subnet-0bbb00000000002a2",
             "consumer dev subnets subnet-0bbb00000000002a2 (eu-central-1b = euc1-az1) are in AZ IDs that "
             "vpce-svc-0a1b2c3d4e5f60718 does not publish (euc1-az2, euc1-az3); AZ names differ between "
-            "accounts, AZ IDs do not",
+            "accounts, AZ IDs do not; connections to endpoint vpce-0123456789abcdef0 at 10.10.2.25 fail "
+            "(its regional name gives clients every address)",
+            FIX,
+        )
+    ]
+
+
+def test_unserved_subnets_without_an_endpoint_cannot_hold_one(run_check):
+    patch = {
+        f"{DEV_SUBNETS}/1/az_name": "eu-central-1b",
+        f"{DEV_SUBNETS}/1/az_id": "euc1-az1",
+        "consumers/dev/endpoint": None,
+    }
+    assert run_check("az-not-served", patch) == [
+        Finding(
+            "az-not-served",
+            "error",
+            "subnet-0bbb00000000002a2",
+            "consumer dev subnets subnet-0bbb00000000002a2 (eu-central-1b = euc1-az1) are in AZ IDs that "
+            "vpce-svc-0a1b2c3d4e5f60718 does not publish (euc1-az2, euc1-az3); AZ names differ between "
+            "accounts, AZ IDs do not; an endpoint cannot be created in them",
             FIX,
         )
     ]
@@ -46,7 +67,9 @@ def test_the_same_az_name_as_the_producer_is_not_the_same_zone(run_check):
             "subnet-0bbb00000000001c1,subnet-0bbb00000000002a2",
             "consumer dev subnets subnet-0bbb00000000001c1 (eu-central-1a = euc1-az1), subnet-0bbb00000000002a2 "
             "(eu-central-1a = euc1-az1) are in AZ IDs that vpce-svc-0a1b2c3d4e5f60718 does not publish "
-            "(euc1-az2, euc1-az3); AZ names differ between accounts, AZ IDs do not",
+            "(euc1-az2, euc1-az3); AZ names differ between accounts, AZ IDs do not; connections to "
+            "endpoint vpce-0123456789abcdef0 at 10.10.1.25, 10.10.2.25 fail (its regional name gives "
+            "clients every address)",
             FIX,
         )
     ]

@@ -35,7 +35,9 @@ def test_region_not_listed(run_check):
             "vpce-svc-0a1b2c3d4e5f60718",
             "consumer far is in eu-west-2 but vpce-svc-0a1b2c3d4e5f60718 lists SupportedRegions eu-central-1",
             "run `privlink up` (it lists every consumer region), or add it to "
-            "producer.endpoint_service.supported_regions",
+            "producer.endpoint_service.supported_regions; a region removed outside CloudFormation "
+            "`privlink up` does not restore: `aws ec2 modify-vpc-endpoint-service-configuration "
+            "--service-id vpce-svc-0a1b2c3d4e5f60718 --add-supported-regions eu-west-2`",
         )
     ]
 

@@ -57,8 +57,9 @@ def test_rejected_connection_of_an_unknown_owner(run_check):
             "error",
             "vpce-0999999999999999a",
             "endpoint connection vpce-0999999999999999a (owner 555555555555) is rejected by the producer",
-            "if this consumer is wanted run `privlink connections accept vpce-0999999999999999a`; if AWS "
-            "refuses, delete the endpoint (`privlink down` for that consumer) and run `privlink up`",
+            "if this endpoint is wanted, run `privlink connections accept vpce-0999999999999999a`; it is no "
+            "consumer's of the spec: if AWS refuses, its owner deletes it (`aws ec2 delete-vpc-endpoints "
+            "--vpc-endpoint-ids vpce-0999999999999999a`) and creates a new one",
         )
     ]
 
@@ -71,7 +72,8 @@ def test_rejected_as_only_the_consumer_sees_it(run_check):
             "error",
             "vpce-0fedcba9876543210",
             "endpoint connection vpce-0fedcba9876543210 (consumer far) is rejected by the producer",
-            "if this consumer is wanted run `privlink connections accept vpce-0fedcba9876543210`; if AWS "
-            "refuses, delete the endpoint (`privlink down` for that consumer) and run `privlink up`",
+            "if consumer far is wanted, run `privlink connections accept vpce-0fedcba9876543210`; if AWS "
+            "refuses, remove consumers[far] from the spec and run `privlink up` (it deletes what the spec "
+            "no longer has), then put it back and run `privlink up` again for a new endpoint",
         )
     ]

@@ -7,7 +7,9 @@ from privlink.doctor.findings import Finding
 
 FIX = (
     "fix the cause (producer.endpoint_service.allowed_principals or consumers[dev].principal), "
-    "then run `privlink up`"
+    "then run `privlink up`; an endpoint deleted outside CloudFormation `privlink up` does not recreate: "
+    "remove consumers[dev] from the spec and run `privlink up`, then put it back and run `privlink up` "
+    "again"
 )
 DELETED = Finding(
     "endpoint-missing",

@@ -17,7 +17,10 @@ def blocked(ingress: str) -> Finding:
         "sg-0bbb0000000000001",
         "security groups sg-0bbb0000000000001 of endpoint vpce-0123456789abcdef0 allow no TCP 8080 from "
         f"10.10.0.0/16 (consumer dev); ingress: {ingress}",
-        "run `privlink up` to restore the endpoint SG rules, or add 10.10.0.0/16 to consumers[dev].allowed_cidrs",
+        "add 10.10.0.0/16 to consumers[dev].allowed_cidrs and run `privlink up`; a rule privlink made that was "
+        "removed outside CloudFormation `privlink up` does not restore: `aws ec2 "
+        "authorize-security-group-ingress --group-id sg-0bbb0000000000001 --ip-protocol tcp --from-port "
+        "8080 --to-port 8080 --cidr-ip 10.10.0.0/16`",
     )
 
 

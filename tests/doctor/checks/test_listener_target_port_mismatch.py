@@ -15,7 +15,10 @@ WRONG_LISTENER = Finding(
     "error",
     LB,
     f"{LB} listens on 80, but clients call port 8080 (producer.service.port)",
-    "run `privlink up` to restore the listener, or change producer.service.port",
+    "run `privlink up` if producer.service.port changed since the last one; a listener changed outside "
+    "CloudFormation it does not undo: `aws elbv2 modify-listener --listener-arn "
+    "arn:aws:elasticloadbalancing:eu-central-1:111111111111:listener/net/privlink-hello/0123456789abcdef/"
+    "aaaabbbbccccdddd --port 8080`",
 )
 
 

@@ -6,10 +6,6 @@ from __future__ import annotations
 from privlink.doctor.findings import Finding
 
 PATH = "producer/service/allowed_principals"
-FIX = (
-    "run `privlink up` (it allows every declared consumer), or add it to "
-    "producer.endpoint_service.allowed_principals"
-)
 
 
 def not_allowed(principal: str, allowed: str) -> Finding:
@@ -19,7 +15,10 @@ def not_allowed(principal: str, allowed: str) -> Finding:
         "vpce-svc-0a1b2c3d4e5f60718",
         f"{principal} is not among the allowed principals of vpce-svc-0a1b2c3d4e5f60718 ({allowed}); its "
         "endpoint gets InvalidServiceName",
-        FIX,
+        "run `privlink up` (it allows every consumer of the spec), or add it to "
+        "producer.endpoint_service.allowed_principals; a principal removed outside CloudFormation "
+        "`privlink up` does not restore: `aws ec2 modify-vpc-endpoint-service-permissions --service-id "
+        f"vpce-svc-0a1b2c3d4e5f60718 --add-allowed-principals {principal}`",
     )
 
 

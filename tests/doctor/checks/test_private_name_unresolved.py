@@ -12,8 +12,15 @@ REGIONAL = "vpce-0123456789abcdef0-1a2b3c4d.vpce-svc-0a1b2c3d4e5f60718.eu-centra
 ZONAL = (
     "vpce-0123456789abcdef0-1a2b3c4d-eu-central-1a.vpce-svc-0a1b2c3d4e5f60718.eu-central-1.vpce.amazonaws.com"
 )
-FIX_ALIAS = "run `privlink up` to restore the alias record of consumers[dev].private_dns"
-FIX_RECORD = "run `privlink up` to restore consumers[dev].private_dns, or check its zone/record"
+FIX_ALIAS = (
+    "point the record back at the endpoint's regional name, `hello.internal.company A ALIAS "
+    f"{REGIONAL}` (`privlink up` does not undo a change made outside CloudFormation)"
+)
+FIX_RECORD = (
+    "check consumers[dev].private_dns and run `privlink up`; a record deleted outside CloudFormation "
+    f"`privlink up` does not restore: add `hello.internal.company A ALIAS {REGIONAL}` to the private zone "
+    "again"
+)
 # far resolves the service's private DNS name through its endpoint instead of a record of its own
 SERVICE_NAME = {
     "expected/private_dns_name": "hello.example.com",
@@ -132,7 +139,10 @@ def test_the_services_name_when_the_service_does_not_answer_it(run_check):
             "error",
             "vpc-0ddd0000000000001",
             "hello.example.com has no A/CNAME record in consumer far (no private hosted zone for it)",
-            "run `privlink up` to restore consumers[far].private_dns, or check its zone/record",
+            "check consumers[far].private_dns and run `privlink up`; a record deleted outside CloudFormation "
+            "`privlink up` does not restore: add `hello.example.com A ALIAS "
+            "vpce-0fedcba9876543210-1a2b3c4d.vpce-svc-0a1b2c3d4e5f60718.eu-west-2.vpce.amazonaws.com` "
+            "to the private zone again",
         )
     ]
 

@@ -11,8 +11,9 @@ def off(vpc_id: str, consumer: str, attributes: str) -> Finding:
         "error",
         vpc_id,
         f"VPC {vpc_id} of consumer {consumer} has {attributes} off; private names do not resolve there",
-        "run `privlink up` (the consumer stack turns both on) or "
-        f"`aws ec2 modify-vpc-attribute --vpc-id {vpc_id} --enable-dns-support` / `--enable-dns-hostnames`",
+        "turn both on (`privlink up` does not undo a change made outside CloudFormation, and never changes "
+        f"a VPC of yours): `aws ec2 modify-vpc-attribute --vpc-id {vpc_id} --enable-dns-support`, then `aws "
+        f"ec2 modify-vpc-attribute --vpc-id {vpc_id} --enable-dns-hostnames`",
     )
 
 

@@ -29,8 +29,9 @@ def test_overlap(run_check, client_cidr, network):
             "cvpn-endpoint-0ccc00000000000001",
             f"Client VPN cvpn-endpoint-0ccc00000000000001 client CIDR {network} overlaps VPC "
             "vpc-0bbb0000000000001 CIDR 10.10.0.0/16",
-            "change consumers[dev].vpn.client_cidr to a range outside 10.10.0.0/16 (it cannot be changed in "
-            "place: `privlink down` the VPN, then `privlink up`)",
+            "change consumers[dev].vpn.client_cidr to a range outside 10.10.0.0/16 and run `privlink up`: a "
+            "client CIDR cannot change in place, so CloudFormation replaces the Client VPN endpoint, and "
+            "clients need its new profile (`privlink vpn-config --consumer dev --out dev-new.ovpn`)",
         )
     ]
 

@@ -8,7 +8,11 @@ import pytest
 from privlink.doctor.findings import Finding
 
 VPN = "consumers/dev/vpn"
-FIX_RULE = "run `privlink up` to restore the authorization rule for 10.10.0.0/16"
+FIX_RULE = (
+    "authorize 10.10.0.0/16 again (`privlink up` does not undo a change made outside CloudFormation): "
+    "`aws ec2 authorize-client-vpn-ingress --client-vpn-endpoint-id cvpn-endpoint-0ccc00000000000001 "
+    "--target-network-cidr 10.10.0.0/16 --authorize-all-groups`"
+)
 
 
 def unauthorized(blocked: str, rules: str) -> Finding:
@@ -64,7 +68,9 @@ def test_no_associated_subnet(run_check):
             "error",
             "cvpn-endpoint-0ccc00000000000001",
             "Client VPN cvpn-endpoint-0ccc00000000000001 has no associated subnet, so clients reach nothing",
-            "run `privlink up` to restore the subnet associations",
+            "associate a subnet again (`privlink up` does not undo a change made outside CloudFormation): "
+            "`aws ec2 associate-client-vpn-target-network --client-vpn-endpoint-id "
+            "cvpn-endpoint-0ccc00000000000001 --subnet-id subnet-0bbb00000000001c1`",
         )
     ]
 

@@ -287,5 +287,5 @@ def test_an_existing_consumer_vpc_outside_the_services_az_ids_is_bad_input_befor
 def test_the_probe_asks_the_consumer_vpcs_resolver(world, tmp_path, clock):
     target = make_target(demo(), world, tmp_path, clock)
     target.up()
-    resolver, name, port = target.probe_plan("dev")
-    assert (resolver, name, port) == ("10.10.0.2", "hello.internal.company", 8080)
+    resolver, names, port = target.probe_plan("dev")
+    assert (resolver, names, port) == ("10.10.0.2", ["hello.internal.company"], 8080)

@@ -121,9 +121,11 @@ def test_json_report(cli, aws):
     code, out, _ = cli("test", "--via", "ssm", "--output", "json")
     assert code == 0
     data = json.loads(out)
-    assert data["ok"] is True and data["via"] == "ssm"
-    assert [s["name"] for s in data["steps"]] == ["ssm", "resolve", "connect", "http"]
-    assert data["json"] == {"message": "Hello from provider"}
+    assert data["schema"] == "privlink/test/v1" and data["ok"] is True and data["failed"] == []
+    [probe] = data["probes"]
+    assert probe["consumer"] == "dev" and probe["ok"] is True and probe["via"] == "ssm"
+    assert [s["name"] for s in probe["steps"]] == ["ssm", "resolve", "connect", "http"]
+    assert probe["json"] == {"message": "Hello from provider"}
 
 
 def test_a_failing_remote_probe_exits_1_and_names_the_step(cli, aws):

@@ -201,7 +201,7 @@ def test_a_target_killed_mid_load_loses_only_its_connections(local_target):
             killed.set()
             down_az = await asyncio.to_thread(stop_instance_in_first_az, target)
             deadline = time.monotonic() + 5  # bounded: the window is 0.5 s
-            while "unhealthy" not in (await asyncio.to_thread(target_health, target)).values():
+            while "unused" not in (await asyncio.to_thread(target_health, target)).values():
                 assert time.monotonic() < deadline, "the killed target never left rotation"
                 await asyncio.sleep(0.02)
             unhealthy_at = time.monotonic()

@@ -174,8 +174,8 @@ def test_two_consumers_with_the_same_private_name_each_resolve_their_own_endpoin
     for name, consumer in by_name.items():
         assert consumer["dns"] and consumer["dns"] != status["dns"]
         assert resolve(consumer["dns"], "hello.internal.company") == own[name]
-        dns_server, private_name, port = target.probe_plan(name)
-        assert dns_server == consumer["dns"] and private_name == "hello.internal.company"
+        dns_server, names, port = target.probe_plan(name)
+        assert dns_server == consumer["dns"] and names == ["hello.internal.company"]
     # the shared address answers as the first consumer's VPC resolver, and says so: no VPC has a
     # resolver answering every consumer's names at once
     assert status["dns_answers_as"] == "dev"
@@ -183,7 +183,7 @@ def test_two_consumers_with_the_same_private_name_each_resolve_their_own_endpoin
     # a fault on dev's endpoint breaks dev only: qa's name does not lead to dev's endpoint
     target.inject_fault("endpoint-sg-closed")
     for name, ok in (("dev", False), ("qa", True)):
-        dns_server, private_name, port = target.probe_plan(name)
+        dns_server, [private_name], port = target.probe_plan(name)
         assert run_probe(private_name, port, dns_server).ok is ok
 
 

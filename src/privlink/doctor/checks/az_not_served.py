@@ -14,14 +14,15 @@ FIX = (
 
 AZ_NOT_SERVED = FindingKind(
     "az-not-served",
-    ("error", "warning"),
+    ("error",),
     "Consumer subnets are in Availability Zones the endpoint service does not serve.",
     "An endpoint service is available only in the AZs of its Network Load Balancer, and an interface "
     "endpoint can only have network interfaces in those AZs. AZ names (`eu-central-1a`) map to "
     "different physical zones in different accounts; AZ IDs (`euc1-az2`) do not, so the doctor "
-    "compares AZ IDs. An error when none of the consumer's endpoint subnets is served (the endpoint "
-    "cannot be created there), a warning when some are (clients in the others go across AZs or "
-    "fail). Cross-region consumers use their own region's zones and are not judged.",
+    "compares AZ IDs. Always an error: an endpoint cannot be created in an unserved subnet, and an "
+    "endpoint address in one answers nothing, while the endpoint's regional name gives clients every "
+    "address (the evidence names the failing ones). Cross-region consumers use their own region's "
+    "zones and are not judged.",
     "aws ec2 describe-vpc-endpoint-service-configurations --service-ids <service id> "
     "--query 'ServiceConfigurations[0].AvailabilityZones'   # producer account\n"
     "aws ec2 describe-availability-zones --query 'AvailabilityZones[].[ZoneName,ZoneId]'   # each account\n"
@@ -47,12 +48,21 @@ def az_not_served(obs: Observation) -> list[Finding]:
         if not unserved:
             continue
         listed = ", ".join(f"{s.id} ({s.az_name} = {s.az_id})" for s in unserved)
+        if endpoint is None:
+            consequence = "an endpoint cannot be created in them"
+        else:
+            failing = [endpoint.addresses[s.id] for s in unserved if endpoint.addresses.get(s.id)]
+            consequence = f"connections to endpoint {endpoint.id}" + (
+                f" at {', '.join(failing)}" if failing else " there"
+            )
+            consequence += " fail (its regional name gives clients every address)"
         found.append(
             AZ_NOT_SERVED.finding(
-                "error" if len(unserved) == len(subnets) else "warning",
+                "error",
                 ",".join(s.id for s in unserved),
                 f"consumer {consumer.name} subnets {listed} are in AZ IDs that {service.id} does not publish "
-                f"({', '.join(service.az_ids)}); AZ names differ between accounts, AZ IDs do not",
+                f"({', '.join(service.az_ids)}); AZ names differ between accounts, AZ IDs do not; "
+                f"{consequence}",
                 FIX.format(consumer=consumer.name, az_ids=", ".join(service.az_ids)),
             )
         )

@@ -10,7 +10,9 @@ from privlink.observe.model import NLB_DEFAULT_IDLE_TIMEOUT, Observation, consum
 
 FIX_REGION_NOT_LISTED = (
     "run `privlink up` (it lists every consumer region), or add it to "
-    "producer.endpoint_service.supported_regions"
+    "producer.endpoint_service.supported_regions; a region removed outside CloudFormation `privlink up` "
+    "does not restore: `aws ec2 modify-vpc-endpoint-service-configuration --service-id {service_id} "
+    "--add-supported-regions {region}`"
 )
 FIX_SERVICE_REGION = "run `privlink up` to recreate the endpoint with ServiceRegion"
 FIX_IDLE_TIMEOUT = "remove producer.service.idle_timeout, then `privlink up`"
@@ -52,7 +54,7 @@ def cross_region_not_supported(obs: Observation) -> list[Finding]:
                     service.id,
                     f"consumer {consumer.name} is in {consumer.region} but {service.id} lists "
                     f"SupportedRegions {', '.join(service.supported_regions) or 'none'}",
-                    FIX_REGION_NOT_LISTED,
+                    FIX_REGION_NOT_LISTED.format(service_id=service.id, region=consumer.region),
                 )
             )
         endpoint_part = consumer_part(consumer.name, "endpoint")

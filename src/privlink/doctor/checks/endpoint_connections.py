@@ -13,8 +13,14 @@ FIX_ACCEPT = (
     "producer.endpoint_service.auto_accept: true and run `privlink up`)"
 )
 FIX_REJECTED = (
-    "if this consumer is wanted run `privlink connections accept {endpoint_id}`; if AWS refuses, "
-    "delete the endpoint (`privlink down` for that consumer) and run `privlink up`"
+    "if consumer {consumer} is wanted, run `privlink connections accept {endpoint_id}`; if AWS refuses, "
+    "remove consumers[{consumer}] from the spec and run `privlink up` (it deletes what the spec no "
+    "longer has), then put it back and run `privlink up` again for a new endpoint"
+)
+FIX_REJECTED_UNDECLARED = (
+    "if this endpoint is wanted, run `privlink connections accept {endpoint_id}`; it is no consumer's of "
+    "the spec: if AWS refuses, its owner deletes it (`aws ec2 delete-vpc-endpoints --vpc-endpoint-ids "
+    "{endpoint_id}`) and creates a new one"
 )
 CONFIRM = (
     "aws ec2 describe-vpc-endpoint-connections --filters Name=service-id,Values=<service id> "
@@ -40,9 +46,10 @@ CONNECTION_REJECTED = FindingKind(
     "The service owner rejected the interface endpoint's connection request "
     "(`RejectVpcEndpointConnections`), so the endpoint carries no traffic to the service. The "
     "evidence names the endpoint and the account that owns it. The owner may accept it again; when "
-    "AWS refuses, the consumer deletes the endpoint and creates it anew.",
+    "AWS refuses, the consumer deletes the endpoint and creates it anew: for a consumer of the spec, "
+    "`privlink up` without it deletes its stacks, and `privlink up` with it back creates them anew.",
     CONFIRM,
-    (FIX_REJECTED,),
+    (FIX_REJECTED, FIX_REJECTED_UNDECLARED),
 )
 
 
@@ -68,17 +75,34 @@ def connection_pending_acceptance(obs: Observation) -> list[Finding]:
     ]
 
 
+def owners(obs: Observation) -> dict[str, str]:
+    """endpoint ID -> the name of the consumer whose endpoint it is (its stack output, else its own)."""
+    found = {c.endpoint_id_expected: c.name for c in obs.consumers if c.endpoint_id_expected}
+    found.update({endpoint.id: consumer.name for consumer, endpoint in with_endpoint(obs)})
+    return found
+
+
 def connection_rejected(obs: Observation) -> list[Finding]:
-    return [
-        CONNECTION_REJECTED.finding(
-            "error",
-            endpoint_id,
-            f"endpoint connection {endpoint_id} ({who}) is rejected by the producer",
-            FIX_REJECTED.format(endpoint_id=endpoint_id),
+    found = []
+    consumers = owners(obs)
+    for endpoint_id, (state, who) in connection_states(obs).items():
+        if state.lower() != "rejected":
+            continue
+        consumer = consumers.get(endpoint_id)
+        fix = (
+            FIX_REJECTED.format(endpoint_id=endpoint_id, consumer=consumer)
+            if consumer
+            else FIX_REJECTED_UNDECLARED.format(endpoint_id=endpoint_id)
         )
-        for endpoint_id, (state, who) in connection_states(obs).items()
-        if state.lower() == "rejected"
-    ]
+        found.append(
+            CONNECTION_REJECTED.finding(
+                "error",
+                endpoint_id,
+                f"endpoint connection {endpoint_id} ({who}) is rejected by the producer",
+                fix,
+            )
+        )
+    return found
 
 
 CHECKS = (

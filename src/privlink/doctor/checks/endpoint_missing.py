@@ -10,7 +10,9 @@ from privlink.observe.model import Consumer, Observation, producer_part
 
 FIX = (
     "fix the cause (producer.endpoint_service.allowed_principals or consumers[{consumer}].principal), "
-    "then run `privlink up`"
+    "then run `privlink up`; an endpoint deleted outside CloudFormation `privlink up` does not recreate: "
+    "remove consumers[{consumer}] from the spec and run `privlink up`, then put it back and run "
+    "`privlink up` again"
 )
 
 ENDPOINT_MISSING = FindingKind(

@@ -10,8 +10,10 @@ from privlink.doctor.findings import Finding
 from privlink.observe.model import IngressRule, Observation
 
 FIX = (
-    "run `privlink up` to restore the endpoint SG rules, or add {client} to "
-    "consumers[{consumer}].allowed_cidrs"
+    "add {client} to consumers[{consumer}].allowed_cidrs and run `privlink up`; a rule privlink made "
+    "that was removed outside CloudFormation `privlink up` does not restore: `aws ec2 "
+    "authorize-security-group-ingress --group-id {group_id} --ip-protocol tcp --from-port {port} "
+    "--to-port {port} --cidr-ip {client}`"
 )
 
 ENDPOINT_SG_BLOCKS_CLIENTS = FindingKind(
@@ -48,10 +50,15 @@ def describe_rules(rules: list[IngressRule]) -> str:
     if not rules:
         return "none"
     return "; ".join(
-        f"{r.protocol} {r.from_port}-{r.to_port} from "
-        f"{','.join(r.cidrs + r.source_security_group_ids) or '-'}"
+        f"{r.protocol} {ports(r)} from {','.join(r.cidrs + r.source_security_group_ids) or '-'}"
         for r in rules
     )
+
+
+def ports(rule: IngressRule) -> str:
+    if rule.from_port is None or rule.to_port is None or rule.protocol.lower() in ("-1", "all"):
+        return "all ports"
+    return f"{rule.from_port}-{rule.to_port}"
 
 
 def endpoint_sg_blocks_clients(obs: Observation) -> list[Finding]:
@@ -72,7 +79,14 @@ def endpoint_sg_blocks_clients(obs: Observation) -> list[Finding]:
                         ",".join(endpoint.security_group_ids) or endpoint.id,
                         f"security groups {ids} of endpoint {endpoint.id} allow no TCP {port} from {client} "
                         f"(consumer {consumer.name}); ingress: {describe_rules(rules)}",
-                        FIX.format(client=client, consumer=consumer.name),
+                        FIX.format(
+                            client=client,
+                            consumer=consumer.name,
+                            group_id=endpoint.security_group_ids[0]
+                            if endpoint.security_group_ids
+                            else "<group id>",
+                            port=port,
+                        ),
                     )
                 )
     return found

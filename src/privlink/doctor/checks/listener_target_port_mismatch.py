@@ -7,7 +7,11 @@ from privlink.doctor.check import Check, FindingKind
 from privlink.doctor.findings import Finding
 from privlink.observe.model import Observation, TargetGroup
 
-FIX_LISTENER = "run `privlink up` to restore the listener, or change producer.service.port"
+FIX_LISTENER = (
+    "run `privlink up` if producer.service.port changed since the last one; a listener changed outside "
+    "CloudFormation it does not undo: `aws elbv2 modify-listener --listener-arn {listener_arn} --port "
+    "{port}`"
+)
 FIX_TARGET_PORT = "set producer.service.target_port to the port the targets listen on, then `privlink up`"
 
 LISTENER_TARGET_PORT_MISMATCH = FindingKind(
@@ -28,9 +32,10 @@ LISTENER_TARGET_PORT_MISMATCH = FindingKind(
 
 
 def sends_to_wrong_port(group: TargetGroup, target_port: int) -> bool:
-    """The target group (or a registration) uses a port the service does not listen on."""
+    """The target group (or a registration) uses a port the service does not listen on (a port that
+    could not be read is not judged)."""
     wrong = [t for t in group.targets if t.port is not None and t.port != target_port]
-    return group.port != target_port or bool(wrong)
+    return (group.port is not None and group.port != target_port) or bool(wrong)
 
 
 def listener_target_port_mismatch(obs: Observation) -> list[Finding]:
@@ -46,7 +51,7 @@ def listener_target_port_mismatch(obs: Observation) -> list[Finding]:
                 "error",
                 balancer.arn,
                 f"{balancer.arn} listens on {ports}, but clients call port {want} (producer.service.port)",
-                FIX_LISTENER,
+                FIX_LISTENER.format(listener_arn=balancer.listeners[0].arn or "<listener arn>", port=want),
             )
         )
     groups = {group.arn: group for group in balancer.target_groups}
@@ -56,7 +61,8 @@ def listener_target_port_mismatch(obs: Observation) -> list[Finding]:
             if group is None or not sends_to_wrong_port(group, target_port):
                 continue
             wrong = [t for t in group.targets if t.port is not None and t.port != target_port]
-            seen = ", ".join(sorted({str(group.port)} | {f"{t.id}:{t.port}" for t in wrong}))
+            ports = {str(group.port)} if group.port is not None else set()
+            seen = ", ".join(sorted(ports | {f"{t.id}:{t.port}" for t in wrong}))
             found.append(
                 LISTENER_TARGET_PORT_MISMATCH.finding(
                     "error",

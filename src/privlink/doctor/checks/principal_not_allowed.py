@@ -8,8 +8,10 @@ from privlink.doctor.findings import Finding
 from privlink.observe.model import Observation
 
 FIX = (
-    "run `privlink up` (it allows every declared consumer), or add it to "
-    "producer.endpoint_service.allowed_principals"
+    "run `privlink up` (it allows every consumer of the spec), or add it to "
+    "producer.endpoint_service.allowed_principals; a principal removed outside CloudFormation "
+    "`privlink up` does not restore: `aws ec2 modify-vpc-endpoint-service-permissions --service-id "
+    "{service_id} --add-allowed-principals {principal}`"
 )
 
 PRINCIPAL_NOT_ALLOWED = FindingKind(
@@ -36,7 +38,7 @@ def principal_not_allowed(obs: Observation) -> list[Finding]:
             service.id,
             f"{principal} is not among the allowed principals of {service.id} "
             f"({', '.join(service.allowed_principals) or 'none'}); its endpoint gets InvalidServiceName",
-            FIX,
+            FIX.format(service_id=service.id, principal=principal),
         )
         for principal in dict.fromkeys(principals)
         if principal and not principal_allowed(principal, service.allowed_principals)

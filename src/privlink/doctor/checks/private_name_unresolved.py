@@ -8,8 +8,15 @@ from privlink.doctor.findings import Finding
 from privlink.doctor.skips import CHECK_SKIPPED, skipped
 from privlink.observe.model import Observation, producer_part
 
-FIX_NO_RECORD = "run `privlink up` to restore consumers[{consumer}].private_dns, or check its zone/record"
-FIX_WRONG_TARGET = "run `privlink up` to restore the alias record of consumers[{consumer}].private_dns"
+FIX_NO_RECORD = (
+    "check consumers[{consumer}].private_dns and run `privlink up`; a record deleted outside "
+    "CloudFormation `privlink up` does not restore: add `{name} A ALIAS {regional}` to the private zone "
+    "again"
+)
+FIX_WRONG_TARGET = (
+    "point the record back at the endpoint's regional name, `{name} A ALIAS {regional}` (`privlink up` "
+    "does not undo a change made outside CloudFormation)"
+)
 
 PRIVATE_NAME_UNRESOLVED = FindingKind(
     "private-name-unresolved",
@@ -69,7 +76,9 @@ def private_name_unresolved(obs: Observation) -> list[Finding]:
                     "error",
                     zones[0].id if zones else consumer.vpc_id,
                     f"{name} has no A/CNAME record in {where}",
-                    FIX_NO_RECORD.format(consumer=consumer.name),
+                    FIX_NO_RECORD.format(
+                        consumer=consumer.name, name=name, regional=regional or "<endpoint dns name>"
+                    ),
                 )
             )
             continue
@@ -88,7 +97,7 @@ def private_name_unresolved(obs: Observation) -> list[Finding]:
                 f"{name} in {where} points to {pointed or 'nothing'}, "
                 f"not to endpoint {endpoint.id}'s regional "
                 f"name {regional}" + ("; a zonal name pins clients to one AZ" if zonal else ""),
-                FIX_WRONG_TARGET.format(consumer=consumer.name),
+                FIX_WRONG_TARGET.format(name=name, regional=regional or "<endpoint dns name>"),
             )
         )
     return found

@@ -8,8 +8,9 @@ from privlink.doctor.findings import Finding
 from privlink.observe.model import Observation
 
 FIX = (
-    "run `privlink up` (the consumer stack turns both on) or "
-    "`aws ec2 modify-vpc-attribute --vpc-id {vpc_id} --enable-dns-support` / `--enable-dns-hostnames`"
+    "turn both on (`privlink up` does not undo a change made outside CloudFormation, and never changes "
+    "a VPC of yours): `aws ec2 modify-vpc-attribute --vpc-id {vpc_id} --enable-dns-support`, then `aws "
+    "ec2 modify-vpc-attribute --vpc-id {vpc_id} --enable-dns-hostnames`"
 )
 
 VPC_DNS_ATTRIBUTES = FindingKind(

@@ -9,8 +9,9 @@ from privlink.doctor.findings import Finding
 from privlink.observe.model import Observation
 
 FIX = (
-    "change consumers[{consumer}].vpn.client_cidr to a range outside {vpc_cidr} (it cannot be changed "
-    "in place: `privlink down` the VPN, then `privlink up`)"
+    "change consumers[{consumer}].vpn.client_cidr to a range outside {vpc_cidr} and run `privlink up`: "
+    "a client CIDR cannot change in place, so CloudFormation replaces the Client VPN endpoint, and "
+    "clients need its new profile (`privlink vpn-config --consumer {consumer} --out {consumer}-new.ovpn`)"
 )
 
 VPN_CIDR_OVERLAP = FindingKind(

@@ -11,8 +11,16 @@ from privlink.observe.model import Observation
 from privlink.templates.naming import vpn_stack
 
 FIX_MISSING = "run `privlink up`"
-FIX_NO_ASSOCIATION = "run `privlink up` to restore the subnet associations"
-FIX_NO_RULE = "run `privlink up` to restore the authorization rule for {vpc_cidr}"
+FIX_NO_ASSOCIATION = (
+    "associate a subnet again (`privlink up` does not undo a change made outside CloudFormation): "
+    "`aws ec2 associate-client-vpn-target-network --client-vpn-endpoint-id {vpn_id} --subnet-id "
+    "{subnet_id}`"
+)
+FIX_NO_RULE = (
+    "authorize {vpc_cidr} again (`privlink up` does not undo a change made outside CloudFormation): "
+    "`aws ec2 authorize-client-vpn-ingress --client-vpn-endpoint-id {vpn_id} --target-network-cidr "
+    "{vpc_cidr} --authorize-all-groups`"
+)
 
 VPN_MISSING = FindingKind(
     "vpn-missing",
@@ -61,7 +69,10 @@ def vpn_not_authorized(obs: Observation) -> list[Finding]:
                     "error",
                     vpn.id,
                     f"Client VPN {vpn.id} has no associated subnet, so clients reach nothing",
-                    FIX_NO_ASSOCIATION,
+                    FIX_NO_ASSOCIATION.format(
+                        vpn_id=vpn.id,
+                        subnet_id=consumer.subnets[0].id if consumer.subnets else "<subnet id>",
+                    ),
                 )
             )
         destinations = [consumer.vpc_cidr] if consumer.vpc_cidr else []
@@ -82,7 +93,7 @@ def vpn_not_authorized(obs: Observation) -> list[Finding]:
                     "error",
                     vpn.id,
                     f"Client VPN {vpn.id} authorizes no access to {', '.join(blocked)}; rules: {have}",
-                    FIX_NO_RULE.format(vpc_cidr=consumer.vpc_cidr or "the VPC CIDR"),
+                    FIX_NO_RULE.format(vpn_id=vpn.id, vpc_cidr=consumer.vpc_cidr or "<vpc cidr>"),
                 )
             )
     return found

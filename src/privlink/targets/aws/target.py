@@ -495,9 +495,9 @@ class AwsTarget(Target):
     # back to the system resolver and says so.
     resolver_falls_back = True
 
-    def probe_plan(self, consumer: str) -> tuple[str | None, str, int]:
-        """(the consumer VPC's resolver, the private name clients resolve, the service port)."""
-        from privlink.observe.expect import probe_name
+    def probe_plan(self, consumer: str) -> tuple[str | None, list[str], int]:
+        """(the consumer VPC's resolver, every name the consumer's clients resolve, the service port)."""
+        from privlink.observe.expect import probe_names
         from privlink.spec.models import vpc_resolver
 
         declared = self.spec.consumer(consumer)
@@ -508,7 +508,7 @@ class AwsTarget(Target):
                 self.deployer_for(declared.account, declared.region).outputs(stack).get(naming.OUT_VPC_CIDR)
             )
         resolver = vpc_resolver(cidr) if cidr else None
-        return resolver, probe_name(self.spec, consumer, self.status), self.spec.producer.service.port
+        return resolver, probe_names(self.spec, consumer, self.status), self.spec.producer.service.port
 
     def probe_ssm(
         self, consumer: str, name: str, port: int, instance: str | None = None

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from privlink.errors import BadInput
-from privlink.spec.models import Spec
+from privlink.spec.models import Consumer, Spec
 from privlink.targets.local.dataplane import config_model as dp
 from privlink.targets.local.engine.handlers.ec2 import INSTANCE
 from privlink.targets.local.engine.handlers.route53 import ZONE
@@ -55,10 +55,16 @@ def apply_to_dataplane(config: dp.DataPlaneConfig, faults: list[str]) -> dp.Data
 # -- helpers ------------------------------------------------------------------------------------
 
 
-def _first_consumer(spec: Spec):
+def _first_consumer(
+    spec: Spec, applies: Callable[[Consumer], bool] = lambda _: True, why: str = "", hint: str = ""
+):
+    """The first consumer the fault applies to (a BadInput naming what it needs when none does)."""
     if not spec.consumers:
         raise BadInput("consumers", "the spec has no consumer to break", "add a consumer")
-    return spec.consumers[0]
+    found = next((c for c in spec.consumers if applies(c)), None)
+    if found is None:
+        raise BadInput("FAULT", why, hint)
+    return found
 
 
 def _stack(world, name: str):
@@ -68,8 +74,8 @@ def _stack(world, name: str):
     return record
 
 
-def _endpoint(world, spec: Spec):
-    consumer = _first_consumer(spec)
+def _endpoint(world, spec: Spec, consumer: Consumer | None = None):
+    consumer = consumer or _first_consumer(spec)
     record = _stack(world, naming.consumer_stack(spec.name, consumer.name).name)
     endpoint = world.endpoints.get(record.outputs.get(naming.OUT_ENDPOINT_ID, ""))
     if endpoint is None:
@@ -91,10 +97,13 @@ def _producer_lb_and_tg(world, spec: Spec):
 
 
 def _vpn(world, spec: Spec):
-    consumer = _first_consumer(spec)
-    record = world.find_stack(naming.vpn_stack(spec.name, consumer.name).name)
-    if record is None:
-        raise BadInput("FAULT", f"{consumer.name} has no Client VPN", "use a spec with a vpn block")
+    consumer = _first_consumer(
+        spec,
+        lambda c: c.vpn is not None,
+        "no consumer has a Client VPN",
+        "add vpn: {client_cidr: 172.16.0.0/22} to a consumer, then `privlink up`",
+    )
+    record = _stack(world, naming.vpn_stack(spec.name, consumer.name).name)
     return world.get_any(record.outputs[naming.OUT_CLIENT_VPN_ENDPOINT_ID])
 
 
@@ -180,15 +189,21 @@ def _az_targets_down(world, spec: Spec) -> None:
     "a consumer subnet sits in an AZ ID where the service has no load balancer node",
 )
 def _az_mismatch(world, spec: Spec) -> None:
-    endpoint = _endpoint(world, spec)
+    consumer = _first_consumer(
+        spec,
+        lambda c: c.region == spec.producer.region,
+        "no consumer is in the producer's region (cross-region endpoints use their own region's AZs)",
+        "add a consumer in producer.region, then `privlink up`",
+    )
+    endpoint = _endpoint(world, spec, consumer)
     service = world.endpoint_services[endpoint.service_id]
     mapping = world.az_mapping(endpoint.account, endpoint.region)
     spare = [(name, az_id) for name, az_id in mapping.items() if az_id not in service.az_ids]
-    if not spare or endpoint.region != service.region:
+    if not spare:
         raise BadInput(
             "FAULT",
-            "no unserved AZ in this region (or the link is cross-region)",
-            "use a same-region spec whose producer uses fewer AZs than the region has",
+            f"the producer uses every AZ of {endpoint.region}",
+            "set producer.vpc.azs below the region's AZ count, then `privlink up`",
         )
     subnet = world.get_any(endpoint.subnet_ids[0])
     subnet.data["az"], subnet.data["az_id"] = spare[0]
@@ -213,16 +228,26 @@ def _private_dns_unverified(world, spec: Spec) -> None:
         raise BadInput(
             "FAULT",
             "the service has no private DNS name",
-            "set producer.endpoint_service.private_dns_name in the spec",
+            "set producer.endpoint_service.private_dns_name in the spec, then `privlink up`",
         )
+    _first_consumer(
+        spec,
+        lambda c: c.private_dns_enabled,
+        "no consumer uses the service's private DNS name",
+        "set private_dns_enabled: true on a consumer, then `privlink up`",
+    )
     service.private_dns_state = "pendingVerification"
 
 
 @fault("dns-record-missing", "private-name-unresolved", "the private zone has no record for the name")
 def _record_missing(world, spec: Spec) -> None:
-    consumer = _first_consumer(spec)
-    if consumer.private_dns is None:
-        raise BadInput("FAULT", f"{consumer.name} has no private zone", "add private_dns to the consumer")
+    consumer = _first_consumer(
+        spec,
+        lambda c: c.private_dns is not None,
+        "no consumer has a private zone",
+        "add private_dns: {zone: internal.company, record: hello} to a consumer, then `privlink up`",
+    )
+    assert consumer.private_dns is not None
     wanted = consumer.private_dns.fqdn
     for zone in world.of_type(ZONE):
         for key in [
@@ -265,9 +290,13 @@ def _port_mismatch(world, spec: Spec) -> None:
     "the consumer's region is not in the service's supported regions, so its endpoint could not be created",
 )
 def _region(world, spec: Spec) -> None:
-    endpoint = _endpoint(world, spec)
+    consumer = _first_consumer(
+        spec,
+        lambda c: c.region != spec.producer.region,
+        "no consumer is in another region than the producer",
+        "add a consumer whose region differs from producer.region, then `privlink up`",
+    )
+    endpoint = _endpoint(world, spec, consumer)
     service = world.endpoint_services[endpoint.service_id]
-    if endpoint.region == service.region:
-        raise BadInput("FAULT", "the link is not cross-region", "use `privlink init --cross-region`")
     service.supported_regions = [r for r in service.supported_regions if r != endpoint.region]
     _drop_endpoint(world, endpoint)

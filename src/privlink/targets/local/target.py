@@ -625,17 +625,18 @@ class LocalTarget(Target):
 
         return observe_sandbox(self.spec, self.load_world(), self.runtime())
 
-    def probe_plan(self, consumer: str) -> tuple[str | None, str, int]:
-        """(the sandbox DNS server, the name clients of `consumer` resolve, the service port)."""
-        from privlink.observe.expect import probe_name
+    def probe_plan(self, consumer: str) -> tuple[str | None, list[str], int]:
+        """(the DNS server of `consumer`'s VPC in the sandbox, every name its clients resolve, the
+        service port)."""
+        from privlink.observe.expect import probe_names
 
-        name = probe_name(self.spec, consumer, self.status)
+        names = probe_names(self.spec, consumer, self.status)
         runtime = self.runtime()
         if runtime is None:
             # a failed test (exit 1), not bad input: the deployed path does not answer
             raise PrivlinkError("sandbox", "the data plane is not running", "run `privlink up` to restart it")
         resolver = runtime.get("dns_views", {}).get(consumer) or runtime["dns"]  # its VPC's view
-        return resolver, name, self.spec.producer.service.port
+        return resolver, names, self.spec.producer.service.port
 
     # -- faults ---------------------------------------------------------------------------------------
     @property

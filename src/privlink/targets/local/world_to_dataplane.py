@@ -174,19 +174,21 @@ def _load_balancer(
             )
         )
         node_count += 1
-    local_targets = _local_target_addresses(world, tg)
+    local_targets = local_target_addresses(world, tg)
     targets = []
     for entry in tg.data.get("targets", []):
         az = entry.get("AvailabilityZone", "")
         ip = entry.get("Ip") or entry["Id"]
         port = int(entry.get("Port") or tg.data["port"])
         instance = world.get_any(entry["Id"])
+        stopped = False
         if ip in local_targets:
             kind, address, running = "address", local_targets[ip], True
         elif instance is not None and instance.type == INSTANCE and _is_demo(instance):
             kind, address = "demo", f"{dp.target_address(block, target_count)}:{port}"
             listens = app_port is None or port == app_port
-            running = instance.data.get("state", "running") == "running" and listens
+            stopped = instance_state(instance) != "running"
+            running = not stopped and listens
             target_count += 1
         else:
             continue  # a target the sandbox cannot run (an instance that is not the demo app)
@@ -199,6 +201,7 @@ def _load_balancer(
                 kind=kind,
                 address=address,
                 running=running,
+                stopped=stopped,
             )
         )
     check = tg.data.get("health_check", {})
@@ -224,6 +227,11 @@ def _load_balancer(
     return built, node_count, target_count
 
 
+def instance_state(instance: Resource) -> str:
+    """The EC2 state name of a sandbox instance (running, stopped)."""
+    return str(instance.data.get("state", "running"))
+
+
 def _is_demo(instance: Resource) -> bool:
     tags = instance.data.get("tags") or {}
     if isinstance(tags, list):
@@ -231,7 +239,7 @@ def _is_demo(instance: Resource) -> bool:
     return tags.get(DEMO_TAG[0]) == DEMO_TAG[1]
 
 
-def _local_target_addresses(world: World, tg: Resource) -> dict[str, str]:
+def local_target_addresses(world: World, tg: Resource) -> dict[str, str]:
     """Modelled IP -> the user's loopback service, from the template's target group Metadata."""
     for stack in world.stacks.values():
         resource = stack.template.get("Resources", {}).get(tg.logical_id)

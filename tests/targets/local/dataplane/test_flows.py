@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable
 import pytest
 
 from conftest import PORT, build_config
+from privlink.targets.local.dataplane import flows
 from privlink.targets.local.dataplane.config_model import DataPlaneConfig, save_config
 from privlink.targets.local.dataplane.flows import WRITE_HIGH
 from privlink.targets.local.dataplane.supervisor import DataPlane
@@ -217,6 +218,46 @@ def test_unreachable_target_resets_the_client(tmp_path, block, loop_kind):
             reader, writer = await asyncio.open_connection(*p.eni(0))
             writer.write(b"anyone?")
             assert await reset_seen(reader)
+            writer.close()
+
+    run(loop_kind, main)
+
+
+@pytest.mark.parametrize("loop_kind", LOOPS)
+def test_a_connection_with_no_target_connects_and_is_reset_at_its_request(tmp_path, block, loop_kind):
+    """No target behind the ENI: every connect completes and the reset comes at the client's
+    request, never while it connects (reset inside the accept callback, it raced the connect, so
+    `privlink test` failed at connect or at http by chance)."""
+
+    def request(address: tuple[str, int]) -> str:
+        """As the probe does it, from another thread: where the connection fails."""
+        try:
+            sock = socket.create_connection(address, timeout=IO_TIMEOUT)
+        except OSError as exc:
+            return f"connect: {exc!r}"
+        with sock:
+            try:
+                sock.sendall(b"GET / HTTP/1.1\r\n\r\n")
+                return "answered" if sock.recv(100) else "closed"
+            except ConnectionResetError:
+                return "reset"
+
+    async def main():
+        async with Plane(tmp_path, config_with(block, [])) as p:
+            seen = [await asyncio.to_thread(request, p.eni(0)) for _ in range(50)]
+            assert seen == ["reset"] * 50
+
+    run(loop_kind, main)
+
+
+@pytest.mark.parametrize("loop_kind", LOOPS)
+def test_a_silent_client_with_no_target_is_reset_after_the_grace(tmp_path, block, loop_kind, monkeypatch):
+    monkeypatch.setattr(flows, "RESET_GRACE", 0.05)
+
+    async def main():
+        async with Plane(tmp_path, config_with(block, [])) as p:
+            reader, writer = await asyncio.open_connection(*p.eni(0))
+            assert await reset_seen(reader)  # without sending anything
             writer.close()
 
     run(loop_kind, main)

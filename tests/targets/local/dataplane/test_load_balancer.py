@@ -88,6 +88,23 @@ def test_a_target_whose_az_loses_its_node_is_unused_until_the_node_returns():
     assert rt.states() == {"i-a": INITIAL, "i-b": INITIAL}
 
 
+def test_a_stopped_instance_is_unused_at_once_and_starts_anew_when_it_runs_again():
+    """AWS: a stopped instance target is `unused` (Target.InvalidState) at once, not after failing
+    its health checks; started again, it is checked from `initial`."""
+    cfg = config(cross_zone=True)
+    rt = runtime(lb_of(cfg))
+    rt.health["i-a"].record(True)
+    rt.health["i-b"].record(True)
+    stopped = [t.model_dump() for t in lb_of(cfg).targets]
+    stopped[0]["stopped"] = True
+    stopped[0]["running"] = False
+    rt.reconfigure(lb_of(config(cross_zone=True, targets=stopped)), {"i-a": A, "i-b": B})
+    assert rt.states() == {"i-a": UNUSED, "i-b": HEALTHY}
+    assert {rt.pick("use1-az1") for _ in range(2)} == {B}
+    rt.reconfigure(lb_of(cfg), {"i-a": A, "i-b": B})
+    assert rt.states() == {"i-a": INITIAL, "i-b": HEALTHY}
+
+
 def test_node_router_connects_from_the_node_and_names_the_client_with_ppv2():
     cfg = config(cross_zone=False, proxy_protocol=True)
     node = lb_of(cfg).nodes[1]

@@ -7,7 +7,7 @@ import asyncio
 
 from test_flows import Recorder, config_with
 
-from privlink.targets.local.dataplane import control
+from privlink.targets.local.dataplane import control, supervisor
 from privlink.targets.local.dataplane.config_model import save_config
 from privlink.targets.local.dataplane.supervisor import DataPlane
 
@@ -19,7 +19,11 @@ SLOW_HEALTH = {  # at time scale 1 a dead target takes 5 s x 2 to be unhealthy
 }
 
 
-def test_runtime_says_ready_only_once_the_endpoint_listeners_are_bound(tmp_path, config_factory):
+async def no_first_checks(rt, time_scale):
+    return frozenset()
+
+
+def test_runtime_says_ready_only_once_the_endpoint_listeners_are_bound(tmp_path, config_factory, monkeypatch):
     """`control.start` returns on `ready`; a health checker's runtime write during the first apply
     (its first result can come while the endpoint listeners are still being bound) must not say it."""
     cfg_path, rt_path = tmp_path / "dataplane.json", tmp_path / "runtime.json"
@@ -40,6 +44,8 @@ def test_runtime_says_ready_only_once_the_endpoint_listeners_are_bound(tmp_path,
             await bind_endpoints(config)
 
         plane._apply_endpoints = after_a_health_write
+        # every first check left to the target's loop, which writes the runtime when it decides
+        monkeypatch.setattr(supervisor, "first_checks", no_first_checks)
         try:
             await plane.start()
             seen.append(control.read_runtime(rt_path))
@@ -99,5 +105,35 @@ def test_without_a_given_time_scale_each_config_brings_its_own(tmp_path, config_
             assert control.read_runtime(rt_path)["time_scale"] == 0.25
         finally:
             await plane.shutdown(grace=0)
+
+    asyncio.run(main())
+
+
+def test_a_config_is_applied_with_its_new_targets_decided(tmp_path, block):
+    """Right after an apply (what `up`, `sandbox inject` and `clear` wait for) the runtime says a
+    listening target is healthy, a dead one unhealthy and a stopped instance unused, at time scale 1
+    (the health check interval is 5 s: no check loop has had its turn)."""
+    cfg_path, rt_path = tmp_path / "dataplane.json", tmp_path / "runtime.json"
+
+    def health() -> dict[str, str]:
+        targets = control.read_runtime(rt_path)["load_balancers"]["lb1"]["targets"]
+        return {target_id: t["health"] for target_id, t in targets.items()}
+
+    async def main() -> None:
+        async with Recorder() as live:
+            dead = ("127.0.0.1", 1)  # nothing listens on port 1
+            config = config_with(block, [live.address, dead, live.address], health_check=SLOW_HEALTH)
+            data = config.model_dump(mode="json")
+            data["load_balancers"][0]["targets"][2]["stopped"] = True
+            save_config(cfg_path, type(config).model_validate(data))
+            plane = DataPlane(cfg_path, rt_path)
+            try:
+                await plane.start()
+                assert health() == {"t0": "healthy", "t1": "unhealthy", "t2": "unused"}
+                save_config(cfg_path, config)  # the instance runs again
+                await plane.reload()
+                assert health() == {"t0": "healthy", "t1": "unhealthy", "t2": "healthy"}
+            finally:
+                await plane.shutdown(grace=0)
 
     asyncio.run(main())

@@ -102,7 +102,8 @@ class Target(_Model):
     private_ip: str
     kind: Literal["demo", "address"]
     address: str  # demo: where we serve it (port 0 = any); address: the user's 127.0.0.1:PORT
-    running: bool = True  # demo only: false models a stopped instance (nothing listens)
+    running: bool = True  # demo only: false when nothing listens (a stopped instance, another port)
+    stopped: bool = False  # demo only: the instance is stopped; the NLB leaves it unused at once
 
     @field_validator("private_ip")
     @classmethod

@@ -26,6 +26,10 @@ log = logging.getLogger("privlink.dataplane")
 WRITE_HIGH = 1 << 20  # per-transport write buffer before the other side stops reading
 WRITE_LOW = 256 << 10
 LINGER_RESET = struct.pack("ii", 1, 0)
+# A connection with nowhere to go (no target for it, or its target refused it) is reset once the client
+# has sent something or ended, else after this many seconds: reset at once, inside the accept callback,
+# it raced the client's own connect, which then failed there or at its first request by chance.
+RESET_GRACE = 1.0
 
 
 def reset(transport: asyncio.BaseTransport) -> None:
@@ -89,8 +93,7 @@ class Downstream(asyncio.Protocol):
         self.transport = transport  # type: ignore[assignment]
         route = self.router(transport)
         if route is None:
-            self.closed = True
-            reset(transport)
+            self.doom()
             return
         transport.set_write_buffer_limits(WRITE_HIGH, WRITE_LOW)  # type: ignore[attr-defined]
         self.plane.flows.add(self)
@@ -118,7 +121,7 @@ class Downstream(asyncio.Protocol):
             else:
                 log.warning("connect failed: %r", exc)
             if not self.closed and self.transport is not None:
-                reset(self.transport)
+                self.doom()
             return
         if waiting is None:  # a bare yield: go on in the next iteration
             self.plane.loop.call_soon(self._step)
@@ -145,9 +148,22 @@ class Downstream(asyncio.Protocol):
     def _upstream(self) -> Upstream:
         return Upstream(self)
 
+    def doom(self) -> None:
+        """Nowhere to send this connection: reset it once the client speaks or ends (`RESET_GRACE`)."""
+        self.closed = True
+        transport = self.transport
+        assert transport is not None
+        if self.early or self.eof:
+            reset(transport)
+        else:
+            self.plane.loop.call_later(RESET_GRACE, reset, transport)
+
     def data_received(self, data: bytes) -> None:
         peer = self.peer
         if peer is None:  # the client spoke before the upstream connected: hold it, bounded
+            if self.closed:  # doomed: the client's connect is done, so it sees the reset at its request
+                reset(self.transport)  # type: ignore[arg-type]
+                return
             if self.early is None:
                 self.early = [data]
             else:
@@ -163,6 +179,9 @@ class Downstream(asyncio.Protocol):
         up = self.up
         if up is not None and up.eof:
             return False  # both sides done: closing sends the FIN on each, no shutdown() needed
+        if self.closed and self.peer is None:  # doomed
+            reset(self.transport)  # type: ignore[arg-type]
+            return False
         if self.peer is not None and self.peer.can_write_eof():
             self.peer.write_eof()
         self.eof = True

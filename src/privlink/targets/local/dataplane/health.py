@@ -14,9 +14,10 @@ UNUSED = "unused"  # the target's AZ has no node of the load balancer: never che
 class HealthState:
     """A target's health.
 
-    `initial` becomes healthy on the first passing check (so `up` is fast) and unhealthy after
-    `unhealthy_threshold` consecutive failures; afterwards `healthy_threshold` consecutive passes make
-    it healthy and `unhealthy_threshold` consecutive failures make it unhealthy.
+    `initial` is decided by the first check: healthy when it passes, unhealthy when it fails (AWS
+    takes `healthy_threshold` passes or `unhealthy_threshold` failures; the sandbox decides at once so
+    that `up`, `test` and `doctor` agree right after a change). Afterwards `healthy_threshold`
+    consecutive passes make it healthy and `unhealthy_threshold` consecutive failures unhealthy.
     """
 
     healthy_threshold: int
@@ -38,7 +39,7 @@ class HealthState:
         else:
             self.failures += 1
             self.passes = 0
-            if self.state != UNHEALTHY and self.failures >= self.unhealthy_threshold:
+            if self.state == INITIAL or (self.state == HEALTHY and self.failures >= self.unhealthy_threshold):
                 self.state = UNHEALTHY
         return self.state != before
 

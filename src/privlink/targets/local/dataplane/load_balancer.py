@@ -49,8 +49,10 @@ class LbRuntime:
     def reconfigure(self, lb: LoadBalancer, addresses: dict[str, tuple[str, int]]) -> None:
         """Take this load balancer's config and its targets' connect addresses (from every apply).
 
-        A target keeps its health state while its address, the health check and whether a node
-        serves its AZ stay the same; any other target starts anew, `unused` when no node serves its AZ.
+        A target keeps its health state while its address, the health check and whether it is in
+        use stay the same; any other target starts anew. A target is unused, never checked nor
+        routed to, when no node serves its AZ or its instance is stopped (AWS: `unused`, reasons
+        `Target.NotInUse` and `Target.InvalidState`).
         """
         old_cfg, self.config = self.config, lb
         node_azs = {n.az_id for n in lb.nodes}
@@ -58,17 +60,18 @@ class LbRuntime:
         hc = lb.health_check
         for t in lb.targets:
             old = self.health.get(t.id)
+            unused = t.stopped or t.az_id not in node_azs
             keep = (
                 old is not None
                 and self.addresses.get(t.id) == addresses[t.id]
                 and old_cfg.health_check == hc
-                and (old.state == UNUSED) == (t.az_id not in node_azs)
+                and (old.state == UNUSED) == unused
             )
             if keep:
                 health[t.id] = old  # type: ignore[assignment]
             else:
                 health[t.id] = HealthState(hc.healthy_threshold, hc.unhealthy_threshold)
-                if t.az_id not in node_azs:
+                if unused:
                     health[t.id].state = UNUSED
         self.health, self.addresses = health, addresses
         self.chooser = TargetChooser([Candidate(t.id, t.az_id) for t in lb.targets], lb.cross_zone)

@@ -38,7 +38,7 @@ from privlink.targets.local.dataplane.dns_server import (
     bind_view_dns,
 )
 from privlink.targets.local.dataplane.flows import NO_ROUTE, Downstream, Router, reset, sweep_idle
-from privlink.targets.local.dataplane.health_checks import HealthCheckers
+from privlink.targets.local.dataplane.health_checks import HealthCheckers, first_checks
 from privlink.targets.local.dataplane.load_balancer import LbRuntime, eni_router, node_router
 from privlink.targets.local.dataplane.security import refusal, severed
 
@@ -199,7 +199,8 @@ class DataPlane:
             if rt is None:
                 rt = self.lbs[lb.id] = LbRuntime(lb)
             rt.reconfigure(lb, self._connect_addresses(lb))
-            self.health_checks.restart(rt, self.time_scale)
+            checked = await first_checks(rt, self.time_scale)
+            self.health_checks.restart(rt, self.time_scale, checked)
         await self._apply_nodes(config)
 
     async def _apply_demo_targets(self, config: DataPlaneConfig) -> None:
